@@ -1,0 +1,34 @@
+# Two commands do all the set-up: `make run` and `make test`. Both build .venv when missing or
+# when pyproject.toml / constraints.txt changed, and are quick the second time.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+OUT ?= results
+SECTIONS ?= all
+QUICK ?=
+PYTEST_ARGS ?=
+
+.PHONY: run test data venv lint clean
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml constraints.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev]'
+	touch $(STAMP)
+
+data:
+	@sh tools/ensure-fashion-mnist.sh
+
+run: $(STAMP) data
+	$(PY) -m experiments $(SECTIONS) --out $(OUT) $(if $(QUICK),--quick,)
+
+test: $(STAMP) data
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(PY) -m ruff check jaxhw experiments tests
+
+clean:
+	rm -rf $(VENV) $(OUT) .pytest_cache

@@ -1,0 +1,7 @@
+"""`python -m experiments list | all | SECTION... [--out DIR] [--quick] [--seed N]`."""
+
+import sys
+
+from experiments.runner import cli
+
+sys.exit(cli())

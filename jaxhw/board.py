@@ -1,0 +1,195 @@
+"""Figures: d2l's ProgressBoard, plot and show_images, live in Jupyter and PNG when headless."""
+
+from __future__ import annotations
+
+import collections
+from collections.abc import Sequence
+from pathlib import Path
+
+import matplotlib
+
+if not matplotlib.get_backend().lower().startswith(("module://", "qt", "tk", "gtk", "wx", "mac")):
+    matplotlib.use("Agg")  # headless: render to files, never try to open a window
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+_STYLES = ("-", "--", "-.", ":")
+_COLORS = ("C0", "C1", "C2", "C3", "C4", "C5", "C6")
+
+
+def _in_notebook() -> bool:
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return False
+    shell = get_ipython()
+    return shell is not None and shell.__class__.__name__ == "ZMQInteractiveShell"
+
+
+def save_figure(fig: plt.Figure, path: str | Path) -> Path:
+    """Write `fig` to a PNG (folders created), close it, and return the path."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110, bbox_inches="tight")
+    plt.close(fig)
+    return path
+
+
+class ProgressBoard:
+    """Plot data points as they arrive, as d2l's ProgressBoard; fed from the host, never in jit.
+
+    `draw(x, y, label, every_n)` keeps the mean of every `every_n` points of a line. In Jupyter
+    the figure redraws in place; headless, `save(path)` (or `path=` at construction, then every
+    draw) writes a PNG.
+    """
+
+    def __init__(self, xlabel: str | None = None, ylabel: str | None = None,
+                 xlim: tuple[float, float] | None = None, ylim: tuple[float, float] | None = None,
+                 xscale: str = "linear", yscale: str = "linear",
+                 figsize: tuple[float, float] = (3.5, 2.5), title: str | None = None,
+                 path: str | Path | None = None, display: bool | None = None) -> None:
+        self.xlabel, self.ylabel, self.xlim, self.ylim = xlabel, ylabel, xlim, ylim
+        self.xscale, self.yscale, self.figsize, self.title = xscale, yscale, figsize, title
+        self.path = Path(path) if path is not None else None
+        self.display = _in_notebook() if display is None else display
+        self._raw: dict[str, list[tuple[float, float]]] = collections.OrderedDict()
+        self.data: dict[str, list[tuple[float, float]]] = collections.OrderedDict()
+        self._fig = None
+        self._handle = None
+
+    def draw(self, x: float, y: float, label: str, every_n: int = 1) -> None:
+        """Add point (x, y) to line `label`; every `every_n` points become one plotted mean."""
+        if every_n < 1:
+            raise ValueError(f"every_n must be >= 1, got {every_n}")
+        raw = self._raw.setdefault(label, [])
+        line = self.data.setdefault(label, [])
+        raw.append((float(x), float(y)))
+        if len(raw) < every_n:
+            return
+        xs, ys = zip(*raw, strict=True)
+        line.append((float(np.mean(xs)), float(np.mean(ys))))
+        raw.clear()
+        if self.display or self.path is not None:
+            self._render()
+
+    def _render(self) -> plt.Figure:
+        if self._fig is None:
+            self._fig = plt.figure(figsize=self.figsize)
+        fig = self._fig
+        fig.clf()
+        ax = fig.add_subplot()
+        for i, (label, points) in enumerate(self.data.items()):
+            if not points:
+                continue
+            xs, ys = zip(*points, strict=True)
+            ax.plot(xs, ys, linestyle=_STYLES[i % len(_STYLES)],
+                    color=_COLORS[i % len(_COLORS)], label=label)
+        ax.set_xlabel(self.xlabel or "")
+        ax.set_ylabel(self.ylabel or "")
+        ax.set_xscale(self.xscale)
+        ax.set_yscale(self.yscale)
+        if self.xlim:
+            ax.set_xlim(self.xlim)
+        if self.ylim:
+            ax.set_ylim(self.ylim)
+        if self.title:
+            ax.set_title(self.title)
+        if self.data:
+            ax.legend()
+        ax.grid(alpha=0.3)
+        if self.display:
+            from IPython import display
+
+            if self._handle is None:
+                self._handle = display.display(fig, display_id=True)
+            else:
+                self._handle.update(fig)
+        if self.path is not None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fig.savefig(self.path, dpi=110, bbox_inches="tight")
+        return fig
+
+    def save(self, path: str | Path | None = None) -> Path:
+        """Render every line now and write the PNG to `path` (or the board's own path)."""
+        target = Path(path) if path is not None else self.path
+        if target is None:
+            raise ValueError("save() needs a path: pass path= here or to ProgressBoard(...)")
+        fig = self._render()
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(target, dpi=110, bbox_inches="tight")
+        return target
+
+    def close(self) -> None:
+        """Release the matplotlib figure."""
+        if self._fig is not None:
+            plt.close(self._fig)
+            self._fig = None
+
+
+def plot(X, Y=None, xlabel: str | None = None, ylabel: str | None = None,
+         legend: Sequence[str] = (), xlim=None, ylim=None, xscale: str = "linear",
+         yscale: str = "linear", fmts: Sequence[str] = ("-", "m--", "g-.", "r:"),
+         figsize: tuple[float, float] = (3.5, 2.5), axes=None, title: str | None = None):
+    """Plot one or more curves as d2l's `plot`: X and Y are arrays or lists of arrays.
+
+    Returns the matplotlib Axes (a new figure unless `axes` is given).
+    """
+    def has_one_axis(v):
+        return hasattr(v, "ndim") and v.ndim == 1 or isinstance(v, list) and (
+            not v or not hasattr(v[0], "__len__"))
+
+    if has_one_axis(X):
+        X = [X]
+    if Y is None:
+        X, Y = [[]] * len(X), X
+    elif has_one_axis(Y):
+        Y = [Y]
+    if len(X) != len(Y):
+        X = X * len(Y)
+    if axes is None:
+        _, axes = plt.subplots(figsize=figsize)
+    for x, y, fmt in zip(X, Y, fmts * (len(Y) // len(fmts) + 1), strict=False):
+        x, y = np.asarray(x), np.asarray(y)
+        if x.size:
+            axes.plot(x, y, fmt)
+        else:
+            axes.plot(y, fmt)
+    axes.set_xlabel(xlabel or "")
+    axes.set_ylabel(ylabel or "")
+    axes.set_xscale(xscale)
+    axes.set_yscale(yscale)
+    if xlim:
+        axes.set_xlim(xlim)
+    if ylim:
+        axes.set_ylim(ylim)
+    if legend:
+        axes.legend(legend)
+    if title:
+        axes.set_title(title)
+    axes.grid(alpha=0.3)
+    return axes
+
+
+def show_images(imgs, num_rows: int, num_cols: int, titles: Sequence[str] | None = None,
+                scale: float = 1.5):
+    """Grid of images as d2l's `show_images`; imgs (n, H, W) or (n, H, W, 1|3). Returns the axes."""
+    imgs = np.asarray(imgs)
+    if imgs.ndim == 4 and imgs.shape[-1] == 1:
+        imgs = imgs[..., 0]
+    if imgs.ndim not in (3, 4):
+        raise ValueError(f"imgs must be (n, H, W) or (n, H, W, C), got shape {imgs.shape}")
+    if num_rows < 1 or num_cols < 1:
+        raise ValueError(f"num_rows and num_cols must be >= 1, got {num_rows}, {num_cols}")
+    if titles is not None and len(titles) < min(len(imgs), num_rows * num_cols):
+        raise ValueError(f"titles has {len(titles)} entries for {len(imgs)} images")
+    figsize = (num_cols * scale, num_rows * scale * (1.25 if titles else 1.0))
+    _, axes = plt.subplots(num_rows, num_cols, figsize=figsize, squeeze=False)
+    axes = axes.ravel()
+    for i, ax in enumerate(axes):
+        ax.axis("off")
+        if i >= len(imgs):
+            continue
+        ax.imshow(imgs[i], cmap="gray" if imgs.ndim == 3 else None)
+        if titles is not None:
+            ax.set_title(titles[i], fontsize=8)
+    return axes
