@@ -1,0 +1,1 @@
+"""Where arrays come from: synthetic, tabular, FashionMNIST, and device-resident batching."""

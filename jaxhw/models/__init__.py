@@ -1,0 +1,1 @@
+"""Models as pairs of pure functions: `init(key, ...) -> params`, `apply(params, X) -> Y`."""

@@ -1,0 +1,21 @@
+"""Linear regression from scratch (3.4): `y_hat = X w + b`."""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+from jax import Array
+
+Params = dict[str, Array]
+
+
+def init(key: Array, num_inputs: int, sigma: float = 0.01) -> Params:
+    """w: (num_inputs, 1) ~ N(0, sigma^2), b: (1,) zeros, as the book initialises them."""
+    if num_inputs < 1:
+        raise ValueError(f"num_inputs must be >= 1, got {num_inputs}")
+    return {"w": sigma * jax.random.normal(key, (num_inputs, 1)), "b": jnp.zeros((1,))}
+
+
+def apply(params: Params, X: Array) -> Array:
+    """X: (n, d) -> (n, 1)."""
+    return X @ params["w"] + params["b"]

@@ -1,0 +1,1 @@
+"""Building blocks: activations, softmax, losses."""

@@ -1,0 +1,234 @@
+"""The one training engine (3.2, 4.3): `fit`, `evaluate`, `accuracy`.
+
+An epoch is one jitted call: `lax.scan` over minibatches gathered from device-resident data in
+an order drawn from the epoch's own key, then the validation pass. The host sees the metrics
+once per epoch. Compiled epochs are cached on (loss, optimizer, metrics, shapes), so a second
+`fit` with the same functions and shapes reuses the compiled program.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from jax import Array
+
+from jaxhw.data import batches
+
+Params = Any
+Batch = Any
+LossFn = Callable[[Params, Batch], Array]
+MetricsFn = Callable[[Params, Batch], Mapping[str, Array]]
+History = dict[str, np.ndarray]
+
+
+# ----------------------------------------------------------------------------- losses & metrics
+@functools.cache
+def supervised_loss(apply: Callable[[Params, Array], Array],
+                    loss: Callable[[Array, Array], Array]) -> LossFn:
+    """`loss(params, (X, y)) = loss(apply(params, X), y)`; cached, so equal inputs give the
+    same function object (and `fit` reuses its compiled epoch)."""
+
+    def batch_loss(params: Params, batch: Batch) -> Array:
+        X, y = batch
+        return loss(apply(params, X), y)
+
+    return batch_loss
+
+
+def accuracy(Y_hat: Array, Y: Array, averaged: bool = True) -> Array:
+    """Fraction (or per-example 0/1 floats) of rows whose argmax equals the label (4.3).
+
+    Y_hat: (n, q) scores; Y: (n,) integer labels.
+    """
+    preds = jnp.argmax(Y_hat.reshape(-1, Y_hat.shape[-1]), axis=-1).astype(Y.dtype)
+    compare = (preds == Y.reshape(-1)).astype(jnp.float32)
+    return jnp.mean(compare) if averaged else compare
+
+
+@functools.cache
+def classification_metrics(apply: Callable[[Params, Array], Array]) -> MetricsFn:
+    """Metrics for a classifier: `{"acc": accuracy(apply(params, X), y)}`; cached like
+    `supervised_loss`."""
+
+    def metrics(params: Params, batch: Batch) -> dict[str, Array]:
+        X, y = batch
+        return {"acc": accuracy(apply(params, X), y)}
+
+    return metrics
+
+
+# ----------------------------------------------------------------------------- compiled pieces
+def _train_step(loss: LossFn, optimizer: optax.GradientTransformation, carry, batch):
+    params, opt_state = carry
+    value, grads = jax.value_and_grad(loss)(params, batch)
+    updates, opt_state = optimizer.update(grads, opt_state, params)
+    return (optax.apply_updates(params, updates), opt_state), value
+
+
+def _train_pass(loss, optimizer, params, opt_state, data, key, batch_size):
+    """One shuffled pass: scanned full batches, then the last partial batch if any."""
+    n = batches.num_examples(data)
+    full, rest = batches.split_batches(batches.epoch_permutation(key, n), batch_size)
+    step = functools.partial(_train_step, loss, optimizer)
+    carry, losses = jax.lax.scan(
+        lambda c, idx: step(c, batches.take(data, idx)), (params, opt_state), full)
+    if rest.shape[0]:  # static: the partial batch gets its own traced step, no recompile
+        carry, last = step(carry, batches.take(data, rest))
+        losses = jnp.concatenate([losses, last[None]])
+    return carry, losses
+
+
+def _eval_pass(loss, metrics, params, data, batch_size):
+    """Example-weighted means of the loss and metrics over `data`, in order."""
+
+    def measure(batch):
+        out = {"loss": loss(params, batch)}
+        if metrics is not None:
+            out.update(metrics(params, batch))
+        return out
+
+    full, rest = batches.reshape_batches(data, batch_size)
+    n_full = jax.tree.leaves(full)[0].shape[0]
+    n_rest = jax.tree.leaves(rest)[0].shape[0]
+    totals = None
+    if n_full:
+        per_batch = jax.lax.map(measure, full)
+        totals = jax.tree.map(lambda v: jnp.sum(v) * batch_size, per_batch)
+    if n_rest:
+        last = jax.tree.map(lambda v: v * n_rest, measure(rest))
+        totals = last if totals is None else jax.tree.map(jnp.add, totals, last)
+    return jax.tree.map(lambda v: v / (n_full * batch_size + n_rest), totals)
+
+
+@functools.partial(jax.jit, static_argnames=("loss", "optimizer", "metrics", "batch_size",
+                                             "eval_batch_size"))
+def _epoch(params, opt_state, train, val, key, *, loss, optimizer, metrics, batch_size,
+           eval_batch_size):
+    """One whole epoch, compiled: train pass, then the validation pass (if `val` is given)."""
+    (params, opt_state), losses = _train_pass(loss, optimizer, params, opt_state, train, key,
+                                              batch_size)
+    val_out = None if val is None else _eval_pass(loss, metrics, params, val, eval_batch_size)
+    return params, opt_state, losses, val_out
+
+
+@functools.partial(jax.jit, static_argnames=("loss", "metrics", "batch_size"))
+def _evaluate(params, data, *, loss, metrics, batch_size):
+    return _eval_pass(loss, metrics, params, data, batch_size)
+
+
+# ----------------------------------------------------------------------------- checks
+def _check_int(name: str, value: Any, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | np.integer):
+        raise ValueError(f"{name} must be an integer, got {value!r}")
+    if value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {value}")
+    return int(value)
+
+
+def _check_key(key: Any) -> Array:
+    if isinstance(key, jax.Array) and jnp.issubdtype(key.dtype, jax.dtypes.prng_key):
+        if key.shape != ():
+            raise ValueError(f"key must be a single PRNG key, got a batch of shape {key.shape}")
+        return key
+    arr = np.asarray(key) if not isinstance(key, jax.Array) else key
+    if arr.shape == (2,) and arr.dtype == np.uint32:
+        return jax.random.wrap_key_data(jnp.asarray(arr))
+    raise ValueError("key must be a PRNG key from jax.random.key(seed) "
+                     f"(or a legacy uint32[2] key), got {type(key).__name__} {np.shape(key)}")
+
+
+# ----------------------------------------------------------------------------- public API
+def evaluate(loss: LossFn, params: Params, data: batches.Dataset, *, batch_size: int = 1024,
+             metrics: MetricsFn | None = None) -> dict[str, float]:
+    """Mean loss (and metrics) over `data`, batched in order; returns plain floats."""
+    n = batches.num_examples(data, "data")
+    batch_size = min(_check_int("batch_size", batch_size, 1), n)
+    out = _evaluate(params, batches.to_device(data, "data"), loss=loss, metrics=metrics,
+                    batch_size=batch_size)
+    return {k: float(v) for k, v in out.items()}
+
+
+def fit(loss: LossFn, params: Params, optimizer: optax.GradientTransformation,
+        train: batches.Dataset, val: batches.Dataset | None = None, *, epochs: int,
+        batch_size: int, key: Array, metrics: MetricsFn | None = None,
+        eval_batch_size: int | None = None, board=None, progress: bool = True,
+        opt_state: Any = None) -> tuple[Params, History]:
+    """Train `params` by `optimizer` on minibatches of `train`; returns (params, history).
+
+    loss(params, batch) -> scalar mean over the batch; a batch is `train` indexed on its leading
+    axis. Each epoch shuffles with `fold_in(key, epoch)`; the last partial batch is a step of its
+    own. history: `train_loss` (epochs,), `batch_loss` (epochs, batches), `epoch_seconds`, and
+    with `val`: `val_loss` and `val_<name>` for each entry of `metrics(params, batch)`.
+    `board` (a ProgressBoard) is fed once per epoch; `progress=False` hides the bar.
+    """
+    epochs = _check_int("epochs", epochs, 0)
+    batch_size = _check_int("batch_size", batch_size, 1)
+    n = batches.num_examples(train, "train")
+    if batch_size > n:
+        raise ValueError(f"batch_size ({batch_size}) is larger than the training data ({n})")
+    key = _check_key(key)
+    if not isinstance(optimizer, optax.GradientTransformation):
+        raise ValueError("optimizer must be an optax.GradientTransformation, got "
+                         f"{type(optimizer).__name__}")
+    train = batches.to_device(train, "train")
+    if val is not None:
+        n_val = batches.num_examples(val, "val")
+        val = batches.to_device(val, "val")
+        eval_batch_size = min(_check_int("eval_batch_size", eval_batch_size or batch_size, 1),
+                              n_val)
+    if opt_state is None:
+        opt_state = optimizer.init(params)
+
+    history: dict[str, list] = {"train_loss": [], "batch_loss": [], "epoch_seconds": []}
+    from tqdm.auto import tqdm
+
+    bar = tqdm(range(epochs), desc="fit", unit="epoch", delay=2.0, disable=not progress,
+               leave=False)
+    for epoch in bar:
+        start = time.perf_counter()
+        params, opt_state, losses, val_out = _epoch(
+            params, opt_state, train, val, jax.random.fold_in(key, epoch), loss=loss,
+            optimizer=optimizer, metrics=metrics, batch_size=batch_size,
+            eval_batch_size=eval_batch_size)
+        losses, val_out = jax.device_get((losses, val_out))  # the one host sync of the epoch
+        seconds = time.perf_counter() - start
+        sizes = np.full(losses.shape, batch_size, np.float64)
+        sizes[-1] = n - batch_size * (losses.shape[0] - 1)
+        train_loss = float(np.sum(losses * sizes) / n)
+        if not math.isfinite(train_loss) or (val_out and not all(map(math.isfinite, map(
+                float, val_out.values())))):
+            raise ValueError(f"loss became non-finite in epoch {epoch + 1} (train loss "
+                             f"{train_loss}, val {val_out}); lower the learning rate or check "
+                             "the loss function and data")
+        history["train_loss"].append(train_loss)
+        history["batch_loss"].append(losses)
+        history["epoch_seconds"].append(seconds)
+        for name, value in (val_out or {}).items():
+            history.setdefault(f"val_{name}", []).append(float(value))
+        bar.set_postfix({k: f"{v[-1]:.4g}" for k, v in history.items()
+                         if k not in ("batch_loss", "epoch_seconds")}, refresh=False)
+        if board is not None:
+            _draw_epoch(board, epoch, losses, val_out)
+    bar.close()
+    out = {k: np.asarray(v) for k, v in history.items()}
+    if not epochs:
+        out["batch_loss"] = np.zeros((0, -(-n // batch_size)), np.float32)
+    return params, out
+
+
+def _draw_epoch(board, epoch: int, losses: np.ndarray, val_out: Mapping | None) -> None:
+    """Feed one epoch to a ProgressBoard as d2l does: train loss twice per epoch, val once."""
+    num = losses.shape[0]
+    every = max(1, num // 2)
+    for i, value in enumerate(losses):
+        board.draw(epoch + (i + 1) / num, float(value), "train_loss", every_n=every)
+    for name, value in (val_out or {}).items():
+        board.draw(epoch + 1, float(value), f"val_{name}")
