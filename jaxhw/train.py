@@ -3,7 +3,9 @@
 An epoch is one jitted call: `lax.scan` over minibatches gathered from device-resident data in
 an order drawn from the epoch's own key, then the validation pass. The host sees the metrics
 once per epoch. Compiled epochs are cached on (loss, optimizer, metrics, shapes), so a second
-`fit` with the same functions and shapes reuses the compiled program.
+`fit` with equal functions and shapes reuses the compiled program: `supervised_loss` and
+`classification_metrics` are cached and `optim.sgd(lr)` compares by value; an optax optimizer
+compares by identity, so build it once and pass the same object to reuse the compilation.
 """
 
 from __future__ import annotations

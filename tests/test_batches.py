@@ -1,0 +1,54 @@
+import chex
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from jaxhw.data import batches
+
+
+def test_epoch_permutation_is_a_permutation_and_keyed():
+    a = batches.epoch_permutation(jax.random.key(0), 1000)
+    b = batches.epoch_permutation(jax.random.key(0), 1000)
+    c = batches.epoch_permutation(jax.random.key(1), 1000)
+    chex.assert_shape(a, (1000,))
+    chex.assert_type(a, jnp.int32)
+    np.testing.assert_array_equal(np.sort(a), np.arange(1000))
+    np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(a, c)
+
+
+def test_split_batches_keeps_every_index_once():
+    order = jnp.arange(10)
+    full, rest = batches.split_batches(order, 4)
+    chex.assert_shape(full, (2, 4))
+    chex.assert_shape(rest, (2,))
+    np.testing.assert_array_equal(np.concatenate([full.ravel(), rest]), np.arange(10))
+
+
+def test_reshape_batches_and_take():
+    X = jnp.arange(20.0).reshape(10, 2)
+    y = jnp.arange(10)
+    full, rest = batches.reshape_batches((X, y), 3)
+    chex.assert_shape(full[0], (3, 3, 2))
+    chex.assert_shape(rest[1], (1,))
+    got = batches.take((X, y), jnp.array([9, 0]))
+    np.testing.assert_array_equal(got[1], [9, 0])
+    np.testing.assert_array_equal(got[0], [[18.0, 19.0], [0.0, 1.0]])
+
+
+def test_num_examples_errors_name_the_argument():
+    with pytest.raises(ValueError, match="train.*different lengths"):
+        batches.num_examples((np.zeros((3, 2)), np.zeros(4)), "train")
+    with pytest.raises(ValueError, match="val holds no arrays"):
+        batches.num_examples((), "val")
+    with pytest.raises(ValueError, match="leading example axis"):
+        batches.num_examples((np.float32(1.0),), "train")
+
+
+def test_to_device_keeps_uint8():
+    X = np.zeros((4, 28, 28, 1), np.uint8)
+    dev = batches.to_device((X, np.arange(4, dtype=np.int32)))
+    chex.assert_type(dev[0], jnp.uint8)
+    chex.assert_type(dev[1], jnp.int32)
+    assert isinstance(dev[0], jax.Array)
