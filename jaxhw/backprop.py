@@ -1,0 +1,121 @@
+"""Forward propagation, backward propagation by hand, and what lies between them (5.3).
+
+The book's network with one hidden layer and no biases, here on a minibatch (rows are examples,
+so the book's column-vector `z = W1 x` becomes `Z = X W1^T`):
+
+    Z = X W1^T,  H = tanh(Z),  O = H W2^T,  L = cross-entropy(O, y),
+    s = lambda / 2 (||W1||_F^2 + ||W2||_F^2),  J = L + s.
+
+`backward` applies the book's chain-rule formulas to what `forward` saved, and must agree with
+`jax.grad(objective)`. tanh stands for the book's generic phi: it is smooth, so finite
+differences (`jax.test_util.check_grads`) are exact up to rounding, and phi'(z) = 1 - h^2 means
+the backward pass needs H but not Z.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import io
+from collections.abc import Callable
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+from jax import Array
+
+from jaxhw.nn.losses import cross_entropy
+from jaxhw.nn.softmax import softmax
+
+Params = dict[str, Array]
+
+
+class Saved(NamedTuple):
+    """What the forward pass keeps for the backward pass: X (n, d), H (n, h), P = softmax(O)."""
+
+    X: Array
+    H: Array
+    P: Array
+
+
+def init(key: Array, num_inputs: int, num_hiddens: int, num_outputs: int,
+         sigma: float = 0.5) -> Params:
+    """W1: (num_hiddens, num_inputs), W2: (num_outputs, num_hiddens) ~ N(0, sigma^2); no biases."""
+    if min(num_inputs, num_hiddens, num_outputs) < 1:
+        raise ValueError("num_inputs, num_hiddens and num_outputs must be >= 1, got "
+                         f"{num_inputs}, {num_hiddens}, {num_outputs}")
+    k1, k2 = jax.random.split(key)
+    return {"W1": sigma * jax.random.normal(k1, (num_hiddens, num_inputs)),
+            "W2": sigma * jax.random.normal(k2, (num_outputs, num_hiddens))}
+
+
+def penalty(params: Params, lam: float) -> Array:
+    """s = lambda / 2 (||W1||_F^2 + ||W2||_F^2), a scalar."""
+    return lam / 2 * (jnp.sum(params["W1"] ** 2) + jnp.sum(params["W2"] ** 2))
+
+
+def forward(params: Params, X: Array, y: Array, lam: float) -> tuple[Array, Saved]:
+    """J for X (n, d) and labels y (n,), and the intermediates `backward` needs."""
+    Z = X @ params["W1"].T
+    H = jnp.tanh(Z)
+    logits = H @ params["W2"].T  # the book's o
+    J = cross_entropy(logits, y) + penalty(params, lam)
+    return J, Saved(X, H, softmax(logits))
+
+
+def objective(params: Params, X: Array, y: Array, lam: float) -> Array:
+    """J = L + s, the regularised objective; a scalar."""
+    return forward(params, X, y, lam)[0]
+
+
+def backward(params: Params, saved: Saved, y: Array, lam: float) -> Params:
+    """dJ/dW1 and dJ/dW2 by the book's chain rule, from what `forward` saved."""
+    X, H, P = saved
+    n, q = P.shape
+    dO = (P - jax.nn.one_hot(y, q, dtype=P.dtype)) / n  # dJ/dO = dL/dO, for the mean loss
+    dW2 = dO.T @ H + lam * params["W2"]                   # dJ/dW2 = dJ/do h^T + lambda W2
+    dH = dO @ params["W2"]                                # dJ/dh = W2^T dJ/do
+    dZ = dH * (1 - H ** 2)                                # dJ/dz = dJ/dh * phi'(z)
+    dW1 = dZ.T @ X + lam * params["W1"]                   # dJ/dW1 = dJ/dz x^T + lambda W1
+    return {"W1": dW1, "W2": dW2}
+
+
+def grads_by_hand(params: Params, X: Array, y: Array, lam: float) -> Params:
+    """Forward, keep the intermediates, then `backward`: the same pytree as jax.grad(objective)."""
+    _, saved = forward(params, X, y, lam)
+    return backward(params, saved, y, lam)
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(3,))
+def objective_by_hand(params: Params, X: Array, y: Array, lam: float) -> Array:
+    """J, whose reverse-mode derivative is `backward`: lets jax.grad and check_grads test it."""
+    return objective(params, X, y, lam)
+
+
+def _objective_fwd(params: Params, X: Array, y: Array, lam: float):
+    J, saved = forward(params, X, y, lam)
+    return J, (params, saved, y)
+
+
+def _objective_bwd(lam: float, residuals, g: Array):
+    params, saved, y = residuals
+    grads = jax.tree.map(lambda d: g * d, backward(params, saved, y, lam))
+    return grads, None, None  # X and y are data: no cotangents
+
+
+objective_by_hand.defvjp(_objective_fwd, _objective_bwd)
+
+
+def vjp_residuals(f: Callable[[Params, Array, Array, float], Array], params: Params, X: Array,
+                  y: Array, lam: float) -> list[str]:
+    """What reverse mode keeps from f's forward pass for the backward pass, one line per array.
+
+    Each line is "dtype[shape] origin", as `jax.ad_checkpoint.print_saved_residuals` prints it;
+    f is `objective` (JAX's own choice) or `objective_by_hand` (`Saved` plus the weights).
+    """
+    from jax.ad_checkpoint import print_saved_residuals
+
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        print_saved_residuals(lambda p: f(p, X, y, lam), params)
+    return [line for line in out.getvalue().splitlines() if line.strip()]

@@ -1,0 +1,30 @@
+"""Softmax regression from scratch (4.4): logits `O = X W + b`, one affine layer, q outputs.
+
+`apply` returns logits; `jaxhw.nn.softmax.softmax(apply(params, X))` gives probabilities, and
+`jaxhw.nn.losses.cross_entropy` trains on the logits without overflow.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+from jax import Array
+
+from jaxhw.models.checks import flatten_images
+
+Params = dict[str, Array]
+
+
+def init(key: Array, num_inputs: int = 784, num_outputs: int = 10,
+         sigma: float = 0.01) -> Params:
+    """W: (num_inputs, num_outputs) ~ N(0, sigma^2), b: (num_outputs,) zeros, as the book."""
+    if num_inputs < 1 or num_outputs < 1:
+        raise ValueError(f"num_inputs and num_outputs must be >= 1, got {num_inputs}, "
+                         f"{num_outputs}")
+    return {"W": sigma * jax.random.normal(key, (num_inputs, num_outputs)),
+            "b": jnp.zeros((num_outputs,))}
+
+
+def apply(params: Params, X: Array) -> Array:
+    """X: (n, ...) uint8 images or float features, num_inputs values each -> logits (n, q)."""
+    return flatten_images(X, params["W"].shape[0]) @ params["W"] + params["b"]

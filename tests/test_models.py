@@ -1,0 +1,175 @@
+"""Classifiers: softmax regression, scratch and concise MLPs, input checks, training on blobs."""
+
+from __future__ import annotations
+
+import logging
+
+import chex
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from jaxhw import optim, train
+from jaxhw.models import mlp, softmax_regression
+from jaxhw.models.checks import check_classification_data, flatten_images
+from jaxhw.nn import losses
+
+IMAGE_SHAPE = (28, 28, 1)
+
+
+def _images(n: int, seed: int = 0) -> np.ndarray:
+    return np.random.default_rng(seed).integers(0, 256, size=(n, *IMAGE_SHAPE), dtype=np.uint8)
+
+
+def _blobs(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Three well-separated Gaussian blobs in 2-D: (n, 2) float32, (n,) int32 labels."""
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 3, size=n).astype(np.int32)
+    centres = np.array([[0.0, 3.0], [-3.0, -2.0], [3.0, -2.0]], np.float32)
+    return (centres[y] + rng.normal(size=(n, 2))).astype(np.float32), y
+
+
+# ----------------------------------------------------------------------------- shapes and values
+def test_softmax_regression_init_and_apply():
+    params = softmax_regression.init(jax.random.key(0))
+    chex.assert_shape(params["W"], (784, 10))
+    chex.assert_shape(params["b"], (10,))
+    chex.assert_trees_all_equal_dtypes(params, {"W": jnp.zeros(1), "b": jnp.zeros(1)})
+    assert float(jnp.std(params["W"])) == pytest.approx(0.01, rel=0.05)
+    np.testing.assert_array_equal(params["b"], np.zeros(10))
+    X = _images(5)
+    logits = softmax_regression.apply(params, X)
+    chex.assert_shape(logits, (5, 10))
+    chex.assert_type(logits, jnp.float32)
+    expected = (X.reshape(5, 784) / 255.0) @ np.asarray(params["W"]) + np.asarray(params["b"])
+    np.testing.assert_allclose(logits, expected, rtol=1e-4, atol=1e-5)
+
+
+def test_uint8_images_and_scaled_floats_give_the_same_logits():
+    params = softmax_regression.init(jax.random.key(1))
+    X = _images(4, seed=1)
+    floats = X.reshape(4, 784).astype(np.float32) / 255
+    np.testing.assert_allclose(softmax_regression.apply(params, X),
+                               softmax_regression.apply(params, floats), rtol=1e-6, atol=1e-6)
+
+
+def test_scratch_mlp_init_and_apply():
+    params = mlp.init(jax.random.key(2))
+    assert {k: v.shape for k, v in params.items()} == {
+        "W1": (784, 256), "b1": (256,), "W2": (256, 10), "b2": (10,)}
+    assert float(jnp.std(params["W1"])) == pytest.approx(0.01, rel=0.05)
+    X = _images(3)
+    logits = mlp.apply(params, X)
+    chex.assert_shape(logits, (3, 10))
+    chex.assert_type(logits, jnp.float32)
+    P = {k: np.asarray(v, np.float64) for k, v in params.items()}
+    H = np.maximum(X.reshape(3, 784) / 255.0 @ P["W1"] + P["b1"], 0)
+    np.testing.assert_allclose(logits, H @ P["W2"] + P["b2"], rtol=1e-4, atol=1e-6)
+
+
+def test_concise_mlp_is_the_same_function_of_its_params():
+    params = mlp.concise_init(jax.random.key(3))
+    shapes = jax.tree.map(jnp.shape, params)
+    assert shapes == {"params": {"hidden": {"kernel": (784, 256), "bias": (256,)},
+                                 "output": {"kernel": (256, 10), "bias": (10,)}}}
+    X = _images(6)
+    logits = mlp.concise_apply(params, X)
+    chex.assert_shape(logits, (6, 10))
+    chex.assert_type(logits, jnp.float32)
+    p = params["params"]
+    as_scratch = {"W1": p["hidden"]["kernel"], "b1": p["hidden"]["bias"],
+                  "W2": p["output"]["kernel"], "b2": p["output"]["bias"]}
+    np.testing.assert_allclose(logits, mlp.apply(as_scratch, X), rtol=1e-5, atol=1e-6)
+
+
+def test_concise_mlp_sizes_come_from_its_params():
+    params = mlp.concise_init(jax.random.key(4), num_inputs=2, num_hiddens=5, num_outputs=3)
+    chex.assert_shape(mlp.concise_apply(params, np.zeros((7, 2), np.float32)), (7, 3))
+
+
+# ----------------------------------------------------------------------------- training
+@pytest.mark.parametrize("model", ["softmax_regression", "scratch_mlp", "concise_mlp"])
+def test_classifiers_learn_blobs_through_fit(model):
+    init, apply = {
+        "softmax_regression": (softmax_regression.init, softmax_regression.apply),
+        "scratch_mlp": (mlp.init, mlp.apply),
+        "concise_mlp": (mlp.concise_init, mlp.concise_apply),
+    }[model]
+    kwargs = {"num_inputs": 2, "num_outputs": 3}
+    if model != "softmax_regression":
+        kwargs["num_hiddens"] = 16
+    if model == "scratch_mlp":
+        kwargs["sigma"] = 0.5  # N(0, 0.01) is for 784 inputs; 2 inputs need larger weights
+    train_data, val_data = _blobs(600, seed=0), _blobs(300, seed=1)
+    for name, data in (("train", train_data), ("val", val_data)):
+        check_classification_data(data, num_classes=3, input_shape=(2,), name=name)
+    params = init(jax.random.key(5), **kwargs)
+    loss = train.supervised_loss(apply, losses.cross_entropy)
+    metrics = train.classification_metrics(apply)
+    before = train.evaluate(loss, params, val_data, metrics=metrics)
+    params, history = train.fit(loss, params, optim.sgd(0.5), train_data, val_data, epochs=5,
+                                batch_size=64, key=jax.random.key(6), metrics=metrics,
+                                progress=False)
+    assert history["val_acc"][-1] >= 0.95
+    assert history["val_loss"][-1] < 0.5 * before["loss"]
+    assert history["train_loss"][-1] < history["train_loss"][0]
+
+
+# ----------------------------------------------------------------------------- bad input
+def _check(X, y, name="train"):
+    return check_classification_data((X, y), num_classes=10, input_shape=IMAGE_SHAPE, name=name)
+
+
+def test_good_data_passes():
+    y = np.arange(8, dtype=np.int32)
+    assert _check(_images(8), y) == (8, 28, 28, 1)
+    assert _check(np.zeros((8, 784), np.float32), y) == (8, 784)
+
+
+def test_labels_out_of_range_are_rejected():
+    with pytest.raises(ValueError, match=r"train: y must hold labels in \[0, 10\).*\[0, 10\]"):
+        _check(_images(3), np.array([0, 5, 10], np.int32))
+    with pytest.raises(ValueError, match=r"val: y must hold labels in \[0, 10\).*\[-1, 2\]"):
+        _check(_images(3), np.array([-1, 2, 0], np.int32), name="val")
+
+
+def test_float_labels_are_rejected():
+    with pytest.raises(ValueError, match="train: y must hold integer class labels.*float32"):
+        _check(_images(2), np.array([0.0, 1.0], np.float32))
+
+
+def test_images_of_wrong_shape_are_rejected():
+    with pytest.raises(ValueError, match=r"train: X must have shape \(n, 28, 28, 1\).*\(2, 32, "
+                                         r"32, 1\)"):
+        _check(np.zeros((2, 32, 32, 1), np.uint8), np.array([0, 1], np.int32))
+
+
+def test_empty_batch_is_rejected():
+    with pytest.raises(ValueError, match=r"train: X is an empty batch"):
+        _check(np.zeros((0, 28, 28, 1), np.uint8), np.zeros((0,), np.int32))
+
+
+def test_label_count_must_match_images():
+    with pytest.raises(ValueError, match=r"train: y must have shape \(3,\)"):
+        _check(_images(3), np.array([0, 1], np.int32))
+
+
+def test_checks_raise_before_any_compilation(caplog):
+    bad = [(_images(2), np.array([0, 11], np.int32)),
+           (_images(2), np.array([0.0, 1.0], np.float32)),
+           (np.zeros((2, 27, 28, 1), np.uint8), np.array([0, 1], np.int32)),
+           (np.zeros((0, 28, 28, 1), np.uint8), np.zeros((0,), np.int32))]
+    with jax.log_compiles(True), caplog.at_level(logging.WARNING, logger="jax"):
+        for X, y in bad:
+            with pytest.raises(ValueError):
+                _check(X, y)
+    assert not [r for r in caplog.records if "Compiling" in r.getMessage()]
+
+
+def test_apply_rejects_wrong_feature_count_while_tracing():
+    params = softmax_regression.init(jax.random.key(7))
+    with pytest.raises(ValueError, match=r"X must have shape \(n, \.\.\.\) with 784 values"):
+        jax.jit(softmax_regression.apply)(params, jnp.zeros((2, 30, 30), jnp.uint8))
+    with pytest.raises(ValueError, match="with 784 values"):
+        flatten_images(jnp.zeros((784,)), 784)
