@@ -3,15 +3,15 @@
 # The book builds `Module`, `DataModule` and `Trainer` classes and a `save_hyperparameters`
 # helper. jaxhw keeps the same roles as plain values and functions:
 #
-# | d2l (3.2)                         | jaxhw                                                   |
-# | --------------------------------- | ------------------------------------------------------- |
-# | `HyperParameters.save_hyperparameters()` | a frozen dataclass; `dataclasses.replace` for variants |
-# | `Module.forward`, parameters inside | `init(key, ...) -> params` and `apply(params, X)`     |
-# | `Module.loss`, `training_step`    | `loss(params, batch) -> scalar`, `jax.value_and_grad`   |
-# | `Module.configure_optimizers`     | any `optax.GradientTransformation`                      |
-# | `DataModule.train_dataloader`     | a device-resident pair `(X, y)`; `fit` draws the batches |
-# | `Trainer.fit`                     | `jaxhw.train.fit(...) -> (params, history)`, one jit per epoch |
-# | `ProgressBoard.draw`              | `jaxhw.board.ProgressBoard.draw`, fed once per epoch    |
+# | d2l (3.2)                          | jaxhw                                              |
+# | ---------------------------------- | -------------------------------------------------- |
+# | `save_hyperparameters()`           | a frozen dataclass; `dataclasses.replace` to vary  |
+# | `Module.forward`, params inside    | `init(key, ...) -> params`, `apply(params, X)`     |
+# | `Module.loss`, `training_step`     | `loss(params, batch) -> scalar`, `jax.grad`        |
+# | `Module.configure_optimizers`      | any `optax.GradientTransformation`                 |
+# | `DataModule.train_dataloader`      | device-resident `(X, y)`; `fit` draws the batches  |
+# | `Trainer.fit`                      | `train.fit(...) -> (params, history)`, 1 jit/epoch |
+# | `ProgressBoard.draw`               | `board.ProgressBoard.draw`, fed once per epoch     |
 
 # %%
 from __future__ import annotations

@@ -147,6 +147,13 @@ def _check_key(key: Any) -> Array:
                      f"(or a legacy uint32[2] key), got {type(key).__name__} {np.shape(key)}")
 
 
+def _default_eval_batch_size(n: int, batch_size: int, cap: int = 2048) -> int:
+    """The largest divisor of `n` up to `cap` (no remainder batch to compile, few large GEMMs),
+    unless that is smaller than `batch_size`; then `batch_size` (capped at n)."""
+    best = max(d for d in range(1, min(n, cap) + 1) if n % d == 0)
+    return best if best >= batch_size else min(batch_size, n)
+
+
 # ----------------------------------------------------------------------------- public API
 def evaluate(loss: LossFn, params: Params, data: batches.Dataset, *, batch_size: int = 1024,
              metrics: MetricsFn | None = None) -> dict[str, float]:
@@ -169,7 +176,9 @@ def fit(loss: LossFn, params: Params, optimizer: optax.GradientTransformation,
     axis. Each epoch shuffles with `fold_in(key, epoch)`; the last partial batch is a step of its
     own. history: `train_loss` (epochs,), `batch_loss` (epochs, batches), `epoch_seconds`, and
     with `val`: `val_loss` and `val_<name>` for each entry of `metrics(params, batch)`.
-    `board` (a ProgressBoard) is fed once per epoch; `progress=False` hides the bar.
+    Validation runs in order, in batches of `eval_batch_size` (default: the largest divisor of
+    the validation size up to 2048). `board` (a ProgressBoard) is fed once per epoch;
+    `progress=False` hides the bar; `opt_state` resumes an optimizer's state.
     """
     epochs = _check_int("epochs", epochs, 0)
     batch_size = _check_int("batch_size", batch_size, 1)
@@ -184,8 +193,8 @@ def fit(loss: LossFn, params: Params, optimizer: optax.GradientTransformation,
     if val is not None:
         n_val = batches.num_examples(val, "val")
         val = batches.to_device(val, "val")
-        eval_batch_size = min(_check_int("eval_batch_size", eval_batch_size or batch_size, 1),
-                              n_val)
+        eval_batch_size = (_default_eval_batch_size(n_val, batch_size) if eval_batch_size is None
+                           else min(_check_int("eval_batch_size", eval_batch_size, 1), n_val))
     if opt_state is None:
         opt_state = optimizer.init(params)
 

@@ -147,3 +147,10 @@ def test_optimizer_must_be_optax(data):
 def test_progress_bar_runs(data, capsys):
     _, hist = _fit(data, epochs=1, progress=True)
     assert math.isfinite(hist["train_loss"][0])
+
+
+def test_default_eval_batch_size():
+    assert train._default_eval_batch_size(10000, 256) == 2000
+    assert train._default_eval_batch_size(1000, 32) == 1000
+    assert train._default_eval_batch_size(10007, 256) == 256  # prime: remainder batch instead
+    assert train._default_eval_batch_size(100, 256) == 100
