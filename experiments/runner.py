@@ -9,6 +9,7 @@ import json
 import math
 import pkgutil
 import platform
+import re
 import sys
 import time
 from collections.abc import Sequence
@@ -21,7 +22,8 @@ import numpy as np
 
 import experiments
 
-_SECTION_MODULE_PREFIX = "s"
+# Section scripts: s<chapter>_<section>_<topic>.py for the book, sx_<topic>.py beyond it.
+_SECTION_MODULE = re.compile(r"^s(\d+|x)_")
 
 
 @dataclass(frozen=True)
@@ -45,7 +47,7 @@ def discover() -> dict[str, Section]:
     found = {}
     for info in pkgutil.iter_modules(experiments.__path__):
         name = info.name
-        if not (name.startswith(_SECTION_MODULE_PREFIX) and name[1:2].isdigit()):
+        if not _SECTION_MODULE.match(name):
             continue
         module = importlib.import_module(f"experiments.{name}")
         found[module.SECTION] = Section(module.SECTION, module.TITLE, name)
