@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import io
+import re
 from collections.abc import Callable
 from typing import NamedTuple
 
@@ -38,6 +39,8 @@ class Saved(NamedTuple):
     P: Array
 
 
+# jit: one compiled program instead of one per random op (eager ops each compile).
+@functools.partial(jax.jit, static_argnames=("num_inputs", "num_hiddens", "num_outputs"))
 def init(key: Array, num_inputs: int, num_hiddens: int, num_outputs: int,
          sigma: float = 0.5) -> Params:
     """W1: (num_hiddens, num_inputs), W2: (num_outputs, num_hiddens) ~ N(0, sigma^2); no biases."""
@@ -110,12 +113,14 @@ def vjp_residuals(f: Callable[[Params, Array, Array, float], Array], params: Par
                   y: Array, lam: float) -> list[str]:
     """What reverse mode keeps from f's forward pass for the backward pass, one line per array.
 
-    Each line is "dtype[shape] origin", as `jax.ad_checkpoint.print_saved_residuals` prints it;
-    f is `objective` (JAX's own choice) or `objective_by_hand` (`Saved` plus the weights).
+    Each line is "dtype[shape] origin", as `jax.ad_checkpoint.print_saved_residuals` prints it
+    (source paths shortened to file names); f is `objective` (JAX's own choice) or
+    `objective_by_hand` (`Saved` plus the weights and labels).
     """
     from jax.ad_checkpoint import print_saved_residuals
 
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
         print_saved_residuals(lambda p: f(p, X, y, lam), params)
-    return [line for line in out.getvalue().splitlines() if line.strip()]
+    return [re.sub(r"from \S*/([^/\s]+:\d+:\d+)", r"from \1", line)
+            for line in out.getvalue().splitlines() if line.strip()]

@@ -12,6 +12,7 @@ to arrive back at the same pair. Nothing else in jaxhw uses NNX, so the two are 
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import flax.linen as nn
@@ -26,6 +27,8 @@ Params = dict[str, Array]
 FlaxParams = dict[str, Any]  # Linen variables: {"params": {layer: {"kernel", "bias"}}}
 
 
+# jit: one compiled program instead of one per random op (eager ops each compile).
+@functools.partial(jax.jit, static_argnames=("num_inputs", "num_hiddens", "num_outputs"))
 def init(key: Array, num_inputs: int = 784, num_hiddens: int = 256, num_outputs: int = 10,
          sigma: float = 0.01) -> Params:
     """W1: (num_inputs, num_hiddens), W2: (num_hiddens, num_outputs) ~ N(0, sigma^2); b zeros."""
@@ -66,6 +69,7 @@ def _module(params: FlaxParams) -> ConciseMLP:
     return ConciseMLP(hidden.shape[0], hidden.shape[1], output.shape[1])
 
 
+@functools.partial(jax.jit, static_argnames=("num_inputs", "num_hiddens", "num_outputs"))
 def concise_init(key: Array, num_inputs: int = 784, num_hiddens: int = 256,
                  num_outputs: int = 10) -> FlaxParams:
     """Linen variables {"params": {"hidden": {kernel, bias}, "output": {kernel, bias}}}."""

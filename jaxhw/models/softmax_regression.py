@@ -6,6 +6,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import jax
 import jax.numpy as jnp
 from jax import Array
@@ -15,6 +17,8 @@ from jaxhw.models.checks import flatten_images
 Params = dict[str, Array]
 
 
+# jit: one compiled program instead of one per random op (eager ops each compile).
+@functools.partial(jax.jit, static_argnames=("num_inputs", "num_outputs"))
 def init(key: Array, num_inputs: int = 784, num_outputs: int = 10,
          sigma: float = 0.01) -> Params:
     """W: (num_inputs, num_outputs) ~ N(0, sigma^2), b: (num_outputs,) zeros, as the book."""
