@@ -57,14 +57,20 @@ def _feistel_permutation(key: Array, n: int) -> Array:
     round_keys = jax.random.bits(key, (_FEISTEL_ROUNDS,), dtype=jnp.uint32)
 
     def encrypt(x):
-        left, right = x >> half, x & mask
-        for r in range(_FEISTEL_ROUNDS):
-            left, right = right, left ^ (_mix32(right ^ round_keys[r]) & mask)
+        def feistel_round(r, halves):
+            left, right = halves
+            return right, left ^ (_mix32(right ^ round_keys[r]) & mask)
+
+        left, right = jax.lax.fori_loop(0, _FEISTEL_ROUNDS, feistel_round, (x >> half, x & mask))
         return (left << half) | right
 
-    x = encrypt(jnp.arange(n, dtype=jnp.uint32))
-    x = jax.lax.while_loop(lambda x: jnp.any(x >= n),
-                           lambda x: jnp.where(x >= n, encrypt(x), x), x)
+    def walk(state):  # encrypt what is not yet placed inside [0, n): cycle-walking
+        x, done = state
+        x = jnp.where(done, x, encrypt(x))
+        return x, done | (x < n)
+
+    start = (jnp.arange(n, dtype=jnp.uint32), jnp.zeros(n, bool))
+    x, _ = jax.lax.while_loop(lambda state: ~jnp.all(state[1]), walk, start)
     return x.astype(jnp.int32)
 
 
@@ -87,8 +93,17 @@ def split_batches(order: Array, batch_size: int) -> tuple[Array, Array]:
 
 
 def take(data: Dataset, idx: Array) -> Dataset:
-    """The examples at `idx` from every array of `data` (a gather on the device)."""
-    return jax.tree.map(lambda a: jnp.take(a, idx, axis=0), data)
+    """The examples at `idx` from every array of `data` (a gather on the device).
+
+    Each array is gathered as rows of a 2-D view: XLA's CPU gather of whole rows is several
+    times faster than of (28, 28, 1) blocks.
+    """
+
+    def rows(a):
+        flat = a.reshape(a.shape[0], -1) if a.ndim > 2 else a
+        return jnp.take(flat, idx, axis=0).reshape(idx.shape + a.shape[1:])
+
+    return jax.tree.map(rows, data)
 
 
 def reshape_batches(data: Dataset, batch_size: int) -> tuple[Dataset, Dataset]:
