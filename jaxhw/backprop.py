@@ -8,8 +8,8 @@ so the book's column-vector `z = W1 x` becomes `Z = X W1^T`):
 
 `backward` applies the book's chain-rule formulas to what `forward` saved, and must agree with
 `jax.grad(objective)`. tanh stands for the book's generic phi: it is smooth, so finite
-differences (`jax.test_util.check_grads`) are exact up to rounding, and phi'(z) = 1 - h^2 means
-the backward pass needs H but not Z.
+differences (`jax.test_util.check_grads`) approximate it everywhere (ReLU's kink would not), and
+phi'(z) = 1 - h^2 means the backward pass needs H but not Z.
 """
 
 from __future__ import annotations

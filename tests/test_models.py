@@ -31,6 +31,7 @@ def _blobs(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
 
 
 # ----------------------------------------------------------------------------- shapes and values
+# (jit around apply: one compile per test instead of one per primitive op)
 def test_softmax_regression_init_and_apply():
     params = softmax_regression.init(jax.random.key(0))
     chex.assert_shape(params["W"], (784, 10))
@@ -39,7 +40,7 @@ def test_softmax_regression_init_and_apply():
     assert float(jnp.std(params["W"])) == pytest.approx(0.01, rel=0.05)
     np.testing.assert_array_equal(params["b"], np.zeros(10))
     X = _images(5)
-    logits = softmax_regression.apply(params, X)
+    logits = jax.jit(softmax_regression.apply)(params, X)
     chex.assert_shape(logits, (5, 10))
     chex.assert_type(logits, jnp.float32)
     expected = (X.reshape(5, 784) / 255.0) @ np.asarray(params["W"]) + np.asarray(params["b"])
@@ -50,8 +51,8 @@ def test_uint8_images_and_scaled_floats_give_the_same_logits():
     params = softmax_regression.init(jax.random.key(1))
     X = _images(4, seed=1)
     floats = X.reshape(4, 784).astype(np.float32) / 255
-    np.testing.assert_allclose(softmax_regression.apply(params, X),
-                               softmax_regression.apply(params, floats), rtol=1e-6, atol=1e-6)
+    apply = jax.jit(softmax_regression.apply)
+    np.testing.assert_allclose(apply(params, X), apply(params, floats), rtol=1e-6, atol=1e-6)
 
 
 def test_scratch_mlp_init_and_apply():
@@ -60,7 +61,7 @@ def test_scratch_mlp_init_and_apply():
         "W1": (784, 256), "b1": (256,), "W2": (256, 10), "b2": (10,)}
     assert float(jnp.std(params["W1"])) == pytest.approx(0.01, rel=0.05)
     X = _images(3)
-    logits = mlp.apply(params, X)
+    logits = jax.jit(mlp.apply)(params, X)
     chex.assert_shape(logits, (3, 10))
     chex.assert_type(logits, jnp.float32)
     P = {k: np.asarray(v, np.float64) for k, v in params.items()}
@@ -74,13 +75,13 @@ def test_concise_mlp_is_the_same_function_of_its_params():
     assert shapes == {"params": {"hidden": {"kernel": (784, 256), "bias": (256,)},
                                  "output": {"kernel": (256, 10), "bias": (10,)}}}
     X = _images(6)
-    logits = mlp.concise_apply(params, X)
+    logits = jax.jit(mlp.concise_apply)(params, X)
     chex.assert_shape(logits, (6, 10))
     chex.assert_type(logits, jnp.float32)
     p = params["params"]
     as_scratch = {"W1": p["hidden"]["kernel"], "b1": p["hidden"]["bias"],
                   "W2": p["output"]["kernel"], "b2": p["output"]["bias"]}
-    np.testing.assert_allclose(logits, mlp.apply(as_scratch, X), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(logits, jax.jit(mlp.apply)(as_scratch, X), rtol=1e-5, atol=1e-6)
 
 
 def test_concise_mlp_sizes_come_from_its_params():
