@@ -17,7 +17,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxhw.data import fashion_mnist
+from jaxhw.data import batches, fashion_mnist
 
 
 @functools.partial(jax.jit, static_argnames="batch_size")
@@ -32,7 +32,7 @@ def device_pass(images: jax.Array, labels: jax.Array, seed: int | jax.Array, bat
     n = images.shape[0]
     num_batches = -(-n // batch_size)
     rows = images.reshape(n, -1)  # gathering whole rows is ~5x faster than (H, W, C) blocks
-    order = jax.random.permutation(jax.random.key(seed), n)
+    order = batches.epoch_permutation(jax.random.key(seed), n)  # Feistel, as `fit` shuffles
     padded = jnp.zeros(num_batches * batch_size, order.dtype).at[:n].set(order)
     keep = (jnp.arange(num_batches * batch_size) < n).astype(jnp.float32)
 
@@ -53,7 +53,7 @@ def device_pass(images: jax.Array, labels: jax.Array, seed: int | jax.Array, bat
 
 @functools.partial(jax.jit, static_argnums=1)
 def _shuffle(seed: int | jax.Array, n: int) -> jax.Array:
-    return jax.random.permutation(jax.random.key(seed), n)
+    return batches.epoch_permutation(jax.random.key(seed), n)
 
 
 def time_device_pass(images: np.ndarray, labels: np.ndarray, batch_size: int, seed: int = 0,
