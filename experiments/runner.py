@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import html
 import importlib
+import inspect
 import json
 import math
 import pkgutil
@@ -92,12 +93,21 @@ def run_info(seed: int) -> dict[str, Any]:
     }
 
 
-def run_section(section: Section, out: Path, *, quick: bool, seed: int) -> dict[str, Any]:
-    """Run one section's `main` into `out/<id>/` and write its metrics.json; return the record."""
+def run_section(section: Section, out: Path, *, quick: bool, seed: int,
+                checkpoint_dir: Path | None = None) -> dict[str, Any]:
+    """Run one section's `main` into `out/<id>/` and write its metrics.json; return the record.
+
+    With `checkpoint_dir`, a section whose `main` takes `checkpoint_dir` checkpoints (and
+    resumes) its training in `checkpoint_dir/<id>/`.
+    """
     section_dir = out / section.id
     section_dir.mkdir(parents=True, exist_ok=True)
+    main = section.load().main
+    extra = {}
+    if checkpoint_dir is not None and "checkpoint_dir" in inspect.signature(main).parameters:
+        extra["checkpoint_dir"] = checkpoint_dir / section.id
     start = time.perf_counter()
-    metrics = section.load().main(section_dir, quick=quick, seed=seed)
+    metrics = main(section_dir, quick=quick, seed=seed, **extra)
     seconds = time.perf_counter() - start
     if not isinstance(metrics, dict):
         raise TypeError(f"section {section.id}: main() must return a dict, got {type(metrics)}")
@@ -177,6 +187,9 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--out", type=Path, default=Path("results"), help="results folder")
     parser.add_argument("--quick", action="store_true", help="shrink epochs/data (smoke run)")
     parser.add_argument("--seed", type=int, default=0, help="PRNG seed (default 0)")
+    parser.add_argument("--checkpoint-dir", type=Path, default=None,
+                        help="checkpoint every epoch into DIR/<section> and resume from there "
+                             "(sections that train with checkpoints)")
     return parser.parse_args(argv)
 
 
@@ -204,7 +217,8 @@ def cli(argv: Sequence[str] | None = None) -> int:
     for section in bar:
         bar.set_postfix_str(section.id)
         try:
-            record = run_section(section, args.out, quick=args.quick, seed=args.seed)
+            record = run_section(section, args.out, quick=args.quick, seed=args.seed,
+                                 checkpoint_dir=args.checkpoint_dir)
         except Exception as err:  # keep going: one broken section must not hide the others
             failed.append(section.id)
             tqdm.write(f"section {section.id} failed: {type(err).__name__}: {err}")

@@ -14,6 +14,7 @@ import functools
 import math
 import time
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any
 
 import jax
@@ -21,7 +22,9 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 from jax import Array
+from jax.sharding import AxisType, Mesh, NamedSharding, PartitionSpec
 
+from jaxhw import checkpoint
 from jaxhw.data import batches
 
 Params = Any
@@ -126,6 +129,47 @@ def _evaluate(params, data, *, loss, metrics, batch_size):
     return _eval_pass(loss, metrics, params, data, batch_size)
 
 
+def _mean_train_loss(losses: np.ndarray, n: int, batch_size: int) -> np.ndarray:
+    """Example-weighted mean of per-batch losses (last axis): the partial batch weighs less."""
+    sizes = np.full(losses.shape[-1], batch_size, np.float64)
+    sizes[-1] = n - batch_size * (losses.shape[-1] - 1)
+    return np.sum(losses * sizes, axis=-1) / n
+
+
+# ----------------------------------------------------------------------------- data parallel
+DATA_AXIS = "data"
+
+
+def _check_mesh(mesh: Any, batch_size: int) -> Mesh:
+    """`mesh` with every axis Auto (XLA places the collectives), once it can split batches."""
+    if not isinstance(mesh, Mesh):
+        raise ValueError(f"mesh must be a jax.sharding.Mesh, got {type(mesh).__name__}")
+    if DATA_AXIS not in mesh.axis_names:
+        raise ValueError(f"mesh has axes {mesh.axis_names}; fit splits batches over an axis "
+                         f"named {DATA_AXIS!r}, e.g. jax.make_mesh((jax.device_count(),), "
+                         "('data',))")
+    size = mesh.shape[DATA_AXIS]
+    if batch_size % size:
+        raise ValueError(f"batch_size ({batch_size}) must be divisible by the mesh's "
+                         f"{DATA_AXIS!r} axis ({size} devices), so that each device takes an "
+                         f"equal share; e.g. batch_size {batch_size // size * size or size} or "
+                         f"{(batch_size // size + 1) * size}")
+    return Mesh(mesh.devices, mesh.axis_names, axis_types=(AxisType.Auto,) * len(mesh.axis_names))
+
+
+@functools.cache
+def _split_batch(fn: Callable[[Params, Batch], Any], mesh: Mesh) -> Callable[[Params, Batch], Any]:
+    """`fn(params, batch)` with the batch split over the mesh's data axis (params replicated);
+    cached, so `fit` reuses its compiled epoch. The gradient's all-reduce is XLA's."""
+    sharding = NamedSharding(mesh, PartitionSpec(DATA_AXIS))
+
+    def on_shards(params: Params, batch: Batch) -> Any:
+        return fn(params, jax.tree.map(
+            lambda a: jax.lax.with_sharding_constraint(a, sharding), batch))
+
+    return on_shards
+
+
 # ----------------------------------------------------------------------------- checks
 def _check_int(name: str, value: Any, minimum: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int | np.integer):
@@ -169,7 +213,8 @@ def fit(loss: LossFn, params: Params, optimizer: optax.GradientTransformation,
         train: batches.Dataset, val: batches.Dataset | None = None, *, epochs: int,
         batch_size: int, key: Array, metrics: MetricsFn | None = None,
         eval_batch_size: int | None = None, board=None, progress: bool = True,
-        opt_state: Any = None) -> tuple[Params, History]:
+        opt_state: Any = None, mesh: Mesh | None = None, checkpoint_dir: str | Path | None = None,
+        resume: bool | str = False) -> tuple[Params, History]:
     """Train `params` by `optimizer` on minibatches of `train`; returns (params, history).
 
     loss(params, batch) -> scalar mean over the batch; a batch is `train` indexed on its leading
@@ -179,6 +224,11 @@ def fit(loss: LossFn, params: Params, optimizer: optax.GradientTransformation,
     Validation runs in order, in batches of `eval_batch_size` (default: the largest divisor of
     the validation size up to 2048). `board` (a ProgressBoard) is fed once per epoch;
     `progress=False` hides the bar; `opt_state` resumes an optimizer's state.
+    `mesh` (a jax.sharding.Mesh with a "data" axis dividing `batch_size`) splits every batch
+    over that axis with params and data replicated; XLA reduces the gradients.
+    `checkpoint_dir` saves a checkpoint (params, optimizer state, epoch, key, history) after
+    every epoch; `resume=True` continues from the newest readable one there (an error if there
+    is none), `resume="auto"` when there is one; resuming gives the same bits as not stopping.
     """
     epochs = _check_int("epochs", epochs, 0)
     batch_size = _check_int("batch_size", batch_size, 1)
@@ -189,20 +239,38 @@ def fit(loss: LossFn, params: Params, optimizer: optax.GradientTransformation,
     if not isinstance(optimizer, optax.GradientTransformation):
         raise ValueError("optimizer must be an optax.GradientTransformation, got "
                          f"{type(optimizer).__name__}")
-    train = batches.to_device(train, "train")
+    replicated = None
+    if mesh is not None:
+        mesh = _check_mesh(mesh, batch_size)
+        replicated = NamedSharding(mesh, PartitionSpec())
+        loss = _split_batch(loss, mesh)
+        metrics = None if metrics is None else _split_batch(metrics, mesh)
+    train = batches.to_device(train, "train", replicated)
     if val is not None:
         n_val = batches.num_examples(val, "val")
-        val = batches.to_device(val, "val")
+        val = batches.to_device(val, "val", replicated)
         eval_batch_size = (_default_eval_batch_size(n_val, batch_size) if eval_batch_size is None
                            else min(_check_int("eval_batch_size", eval_batch_size, 1), n_val))
     if opt_state is None:
         opt_state = optimizer.init(params)
 
     history: dict[str, list] = {"train_loss": [], "batch_loss": [], "epoch_seconds": []}
+    first_epoch, run_config = 0, {"batch_size": batch_size, "num_train": n}
+    if checkpoint_dir is not None:
+        resumed = checkpoint.resume(checkpoint_dir, resume, params=params, opt_state=opt_state,
+                                    key=key, config=run_config)
+        if resumed is not None:
+            first_epoch, state = resumed
+            params, opt_state, history = state["params"], state["opt_state"], state["history"]
+            if first_epoch > epochs:
+                raise ValueError(f"the checkpoint in {checkpoint_dir} is at epoch {first_epoch}, "
+                                 f"past epochs={epochs}")
+    if replicated is not None:
+        params, opt_state = jax.device_put((params, opt_state), replicated)
     from tqdm.auto import tqdm
 
-    bar = tqdm(range(epochs), desc="fit", unit="epoch", delay=2.0, disable=not progress,
-               leave=False)
+    bar = tqdm(range(first_epoch, epochs), desc="fit", unit="epoch", delay=2.0,
+               disable=not progress, leave=False, initial=first_epoch, total=epochs)
     for epoch in bar:
         start = time.perf_counter()
         params, opt_state, losses, val_out = _epoch(
@@ -211,9 +279,7 @@ def fit(loss: LossFn, params: Params, optimizer: optax.GradientTransformation,
             eval_batch_size=eval_batch_size)
         losses, val_out = jax.device_get((losses, val_out))  # the one host sync of the epoch
         seconds = time.perf_counter() - start
-        sizes = np.full(losses.shape, batch_size, np.float64)
-        sizes[-1] = n - batch_size * (losses.shape[0] - 1)
-        train_loss = float(np.sum(losses * sizes) / n)
+        train_loss = float(_mean_train_loss(losses, n, batch_size))
         if not math.isfinite(train_loss) or (val_out and not all(map(math.isfinite, map(
                 float, val_out.values())))):
             raise ValueError(f"loss became non-finite in epoch {epoch + 1} (train loss "
@@ -226,6 +292,9 @@ def fit(loss: LossFn, params: Params, optimizer: optax.GradientTransformation,
             history.setdefault(f"val_{name}", []).append(float(value))
         bar.set_postfix({k: f"{v[-1]:.4g}" for k, v in history.items()
                          if k not in ("batch_loss", "epoch_seconds")}, refresh=False)
+        if checkpoint_dir is not None:
+            checkpoint.save_run(checkpoint_dir, epoch + 1, params=params, opt_state=opt_state,
+                                key=key, history=history, config=run_config)
         if board is not None:
             _draw_epoch(board, epoch, losses, val_out)
     bar.close()

@@ -1,0 +1,170 @@
+import math
+
+import chex
+import jax
+import numpy as np
+import optax
+import pytest
+
+from jaxhw import sweep, train
+from jaxhw.models import mlp
+from jaxhw.nn.losses import cross_entropy
+
+LOSS = train.supervised_loss(mlp.apply, cross_entropy)
+METRICS = train.classification_metrics(mlp.apply)
+LRS = [0.05, 0.2, 0.5]
+KW = {"epochs": 3, "batch_size": 24, "metrics": METRICS, "progress": False}
+
+
+@pytest.fixture(scope="module")
+def data():
+    """203 examples (a partial batch of 11) of 6 features, 3 classes; 40 of them for val."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(203, 6)).astype(np.float32)
+    y = ((X[:, 0] > 0).astype(np.int32) + (X[:, 1] > 0)).astype(np.int32)
+    return (X[:163], y[:163]), (X[163:], y[163:])
+
+
+def _init(key):
+    return mlp.init(key, 6, 16, 3, sigma=0.3)
+
+
+def _model(tree, i):
+    return jax.tree.map(lambda a: a[i], tree)
+
+
+@pytest.fixture(scope="module")
+def lr_sweep(data):
+    params = _init(jax.random.key(0))
+    many, hist = sweep.fit_many(LOSS, sweep.replicate(params, len(LRS)), optax.sgd, *data,
+                                keys=jax.random.key(1), learning_rates=LRS, **KW)
+    return params, many, hist
+
+
+def test_learning_rate_sweep_equals_fit_per_rate(data, lr_sweep):
+    params, many, hist = lr_sweep
+    assert hist["val_acc"].shape == (3, 3) and hist["batch_loss"].shape == (3, 3, 7)
+    # One compiled fit for all three rates: the rate lives in the optimizer state.
+    opt = optax.inject_hyperparams(optax.sgd)(learning_rate=0.1)
+    for i, lr in enumerate(LRS):
+        state = opt.init(params)
+        state.hyperparams["learning_rate"] = np.float32(lr)
+        alone, h = train.fit(LOSS, params, opt, *data, key=jax.random.key(1), opt_state=state, **KW)
+        chex.assert_trees_all_close(_model(many, i), alone, atol=1e-5, rtol=0)
+        for name in ("train_loss", "val_loss", "val_acc", "batch_loss"):
+            np.testing.assert_allclose(hist[name][i], h[name], atol=1e-5, rtol=0)
+    # The rates matter: larger steps moved the same start further.
+    moved = [float(np.abs(_model(many, i)["W1"] - params["W1"]).sum()) for i in range(3)]
+    assert moved[0] < moved[1] < moved[2]
+    assert hist["val_acc"][2, -1] > hist["val_acc"][0, -1] > 0.5
+
+
+def test_another_grid_reuses_the_compiled_epoch(data, lr_sweep):
+    params, many, _ = lr_sweep
+    before = sweep._epoch_many._cache_size()
+    again, _ = sweep.fit_many(LOSS, sweep.replicate(params, 3), optax.sgd, *data,
+                              keys=jax.random.key(1), learning_rates=LRS, **KW)
+    other, _ = sweep.fit_many(LOSS, sweep.replicate(params, 3), optax.sgd, *data,
+                              keys=jax.random.key(1), learning_rates=[0.5, 0.2, 0.05], **KW)
+    assert sweep._epoch_many._cache_size() == before
+    chex.assert_trees_all_equal(again, many)
+    chex.assert_trees_all_close(_model(other, 0), _model(many, 2), atol=1e-6, rtol=0)
+
+
+def test_seeds_with_adam_equal_fit_per_seed(data):
+    keys = jax.random.split(jax.random.key(2), 4)
+    params = jax.vmap(_init)(keys)
+    opt = optax.adam(0.02)
+    many, hist = sweep.fit_many(LOSS, params, opt, *data, keys=keys, **KW)
+    for i in (0, 3):
+        alone, h = train.fit(LOSS, _model(params, i), opt, *data, key=keys[i], **KW)
+        chex.assert_trees_all_close(_model(many, i), alone, atol=1e-5, rtol=0)
+        np.testing.assert_allclose(hist["val_acc"][i], h["val_acc"], atol=1e-5, rtol=0)
+    assert not np.allclose(hist["batch_loss"][0], hist["batch_loss"][1])  # own batches each
+    assert hist["epoch_seconds"].shape == (3,)
+
+
+def test_diverging_model_warns_and_the_others_train_on(data):
+    params = sweep.replicate(_init(jax.random.key(0)), 2)
+    with pytest.warns(RuntimeWarning, match=r"model\(s\) \[1\] \(learning rates 1e\+30\): "
+                                            "loss became non-finite in epoch 1"):
+        _, hist = sweep.fit_many(LOSS, params, optax.sgd, *data, keys=jax.random.key(1),
+                                 learning_rates=[0.5, 1e30], **{**KW, "epochs": 2})
+    assert np.all(np.isfinite(hist["train_loss"][0])) and not np.isfinite(hist["val_loss"][1, -1])
+
+
+def test_checkpoint_resume_equals_uninterrupted(data, lr_sweep, tmp_path):
+    params, many, hist = lr_sweep
+    start = sweep.replicate(params, 3)
+    kw = {**KW, "keys": jax.random.key(1), "learning_rates": LRS}
+    sweep.fit_many(LOSS, start, optax.sgd, *data, **{**kw, "epochs": 2}, checkpoint_dir=tmp_path)
+    resumed, h = sweep.fit_many(LOSS, start, optax.sgd, *data, **kw, checkpoint_dir=tmp_path,
+                                resume=True)
+    chex.assert_trees_all_equal(resumed, many)
+    np.testing.assert_array_equal(h["batch_loss"], hist["batch_loss"])
+    np.testing.assert_array_equal(h["val_acc"], hist["val_acc"])
+
+
+@pytest.mark.parametrize("grid, match", [
+    ([0.1, -0.1, 0.3], r"positive and finite; got -0\.1 at index 1"),
+    ([0.1, 0.2, math.nan], r"got nan at index 2"),
+    ([math.inf, 0.0, 0.1], r"got inf at index 0, 0\.0 at index 1"),
+    ([], "non-empty 1-D"),
+    ([[0.1, 0.2, 0.3]], "non-empty 1-D"),
+    (["0.1", "a", "b"], "sequence of numbers"),
+])
+def test_bad_learning_rate_grid(data, grid, match):
+    params = sweep.replicate(_init(jax.random.key(0)), 3)
+    with pytest.raises(ValueError, match=match):
+        sweep.fit_many(LOSS, params, optax.sgd, *data, keys=jax.random.key(1),
+                       learning_rates=grid, **KW)
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"learning_rates": [0.1, 0.2]}, "learning_rates has 2 values but params stack 3 models"),
+    ({"optimizer": optax.sgd(0.1)}, "with learning_rates, optimizer must be a function"),
+    ({"learning_rates": None}, "optimizer must be an optax.GradientTransformation"),
+    ({"keys": jax.random.split(jax.random.key(0), 2)}, r"one key or 3 keys .* shape \(2,\)"),
+    ({"keys": 0}, "keys must be jax.random.key"),
+    ({"params": {"w": np.zeros((3, 2)), "b": np.zeros(2)}}, "leading model axis"),
+])
+def test_bad_arguments(data, kwargs, match):
+    args = {"params": sweep.replicate(_init(jax.random.key(0)), 3), "optimizer": optax.sgd,
+            "keys": jax.random.key(1), "learning_rates": LRS, **KW, **kwargs}
+    with pytest.raises(ValueError, match=match):
+        sweep.fit_many(LOSS, args.pop("params"), args.pop("optimizer"), *data, **args)
+
+
+def test_check_learning_rates_returns_float32_grid():
+    grid = sweep.check_learning_rates((1, 0.5, 2e-3))
+    assert grid.dtype == np.float32
+    np.testing.assert_array_equal(grid, np.float32([1, 0.5, 2e-3]))
+
+
+def test_sweep_section_quick_through_the_runner(tmp_path, monkeypatch):
+    import json
+
+    from experiments import runner, sx_sweep
+
+    rng = np.random.default_rng(0)
+
+    def tiny(quick):  # FashionMNIST's shapes and dtypes, 512 + 128 examples
+        X = rng.integers(0, 256, size=(640, 28, 28, 1), dtype=np.uint8)
+        y = (X[:, 10:18, 10:18].mean(axis=(1, 2, 3)) > 127.5).astype(np.int32)
+        return (X[:512], y[:512]), (X[512:], y[512:])
+
+    monkeypatch.setattr(sx_sweep, "load_data", tiny)
+    ckpt = tmp_path / "ckpt"
+    assert runner.cli(["sweep", "--out", str(tmp_path / "out"), "--quick", "--checkpoint-dir",
+                       str(ckpt)]) == 0
+    metrics = json.loads((tmp_path / "out" / "sweep" / "metrics.json").read_text())
+    assert metrics["lrs"] == list(sx_sweep.LRS) and len(metrics["val_acc"]) == len(sx_sweep.LRS)
+    assert metrics["max_abs_diff_vs_single"] < 1e-5
+    assert metrics["sweep_seconds"] > 0 and metrics["single_seconds"] > 0
+    assert len(metrics["mlp_val_acc_mean"]) == sx_sweep.QUICK_EPOCHS
+    assert len(metrics["mlp_final_val_acc"]) == sx_sweep.NUM_SEEDS
+    assert metrics["_run"]["seed"] == 0 and metrics["_run"]["jax_version"] == jax.__version__
+    assert {p.name for p in (tmp_path / "out" / "sweep").glob("*.png")} == {
+        "lr_sweep.png", "mlp_seeds.png"}
+    assert [p.name for p in sorted((ckpt / "sweep" / "mlp_seeds").iterdir())] == [
+        "epoch_000001.msgpack", "epoch_000002.msgpack"]
