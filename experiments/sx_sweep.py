@@ -31,6 +31,7 @@ SECTION = "sweep"
 TITLE = "Many models in one compiled call (vmap)"
 LRS = (0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0)
 SINGLE_LR = 0.1  # the book's rate: the one model timed alone, and checked against the sweep
+TIMING_REPEATS = 2
 BATCH_SIZE, EPOCHS = 256, 10
 MLP_LR, MLP_HIDDENS, NUM_SEEDS = 0.1, 256, 8
 QUICK_TRAIN, QUICK_VAL, QUICK_EPOCHS = 6000, 2000, 2
@@ -59,7 +60,8 @@ def load_data(quick: bool) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndar
 # One model alone with `fit`, then all 8 rates with `fit_many`. Each is called once for one
 # epoch first, which compiles its epoch (timed apart: compiling costs the same whatever the
 # number of models, and XLA's persistent cache may hold one program and not the other), then
-# timed over the whole run. The model with the book's rate must end where the lone model ends.
+# timed over the whole run, twice, interleaved: on a shared machine the faster run of each is
+# the less disturbed one. The model with the book's rate must end where the lone model ends.
 
 # %%
 def timed(run: Callable[[], Any]) -> tuple[Any, float]:
@@ -87,15 +89,20 @@ def lr_sweep(train_data, val_data, *, epochs: int, seed: int) -> dict:
                               val_data, epochs=n, keys=fit_key, learning_rates=LRS, **common)
 
     _, single_compile_seconds = timed(lambda: single(1))
-    (alone, single_hist), single_seconds = timed(lambda: single(epochs))
     _, sweep_compile_seconds = timed(lambda: many(1))
-    (stack, hist), sweep_seconds = timed(lambda: many(epochs))
+    single_runs, sweep_runs = [], []
+    for _ in range(TIMING_REPEATS):
+        (alone, single_hist), seconds = timed(lambda: single(epochs))
+        single_runs.append(seconds)
+        (stack, hist), seconds = timed(lambda: many(epochs))
+        sweep_runs.append(seconds)
 
     i = LRS.index(SINGLE_LR)
     diff = max(float(np.max(np.abs(np.asarray(a[i]) - np.asarray(b))))
                for a, b in zip(jax.tree.leaves(stack), jax.tree.leaves(alone), strict=True))
-    return {"hist": hist, "single_hist": single_hist, "single_seconds": single_seconds,
-            "sweep_seconds": sweep_seconds, "single_compile_seconds": single_compile_seconds,
+    return {"hist": hist, "single_hist": single_hist, "single_seconds": min(single_runs),
+            "sweep_seconds": min(sweep_runs), "single_runs_seconds": single_runs,
+            "sweep_runs_seconds": sweep_runs, "single_compile_seconds": single_compile_seconds,
             "sweep_compile_seconds": sweep_compile_seconds, "max_abs_diff_vs_single": diff}
 
 
@@ -179,6 +186,8 @@ def main(out_dir: Path, quick: bool = False, seed: int = 0,
         "sweep_epoch_seconds": sweep_epoch,
         "single_epoch_seconds": single_epoch,
         "sweep_epoch_ratio": sweep_epoch / single_epoch,
+        "sweep_runs_seconds": sw["sweep_runs_seconds"],
+        "single_runs_seconds": sw["single_runs_seconds"],
         "sweep_compile_seconds": sw["sweep_compile_seconds"],
         "single_compile_seconds": sw["single_compile_seconds"],
         "max_abs_diff_vs_single": sw["max_abs_diff_vs_single"],

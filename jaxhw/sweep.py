@@ -98,7 +98,13 @@ def _init_opt_state(optimizer: Any, params: Any, learning_rates: Array | None) -
     """Each model's optimizer state, stacked along the model axis."""
     if learning_rates is None:
         return jax.vmap(optimizer.init)(params)
-    return jax.vmap(lambda p, lr: optimizer(lr).init(p))(params, learning_rates)
+    try:
+        return jax.vmap(lambda p, lr: optimizer(lr).init(p))(params, learning_rates)
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"optimizer(lr) must accept a traced learning rate (a JAX value), as "
+                         f"optax.sgd or optax.adam do; it raised {type(err).__name__}: {err}. "
+                         "(The book's optim.sgd checks its rate on the host and takes Python "
+                         "floats only: use optax.sgd, the same maths.)") from err
 
 
 def fit_many(loss: engine.LossFn, params: Any,

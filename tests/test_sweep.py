@@ -6,7 +6,7 @@ import numpy as np
 import optax
 import pytest
 
-from jaxhw import sweep, train
+from jaxhw import optim, sweep, train
 from jaxhw.models import mlp
 from jaxhw.nn.losses import cross_entropy
 
@@ -124,6 +124,8 @@ def test_bad_learning_rate_grid(data, grid, match):
     ({"learning_rates": [0.1, 0.2]}, "learning_rates has 2 values but params stack 3 models"),
     ({"optimizer": optax.sgd(0.1)}, "with learning_rates, optimizer must be a function"),
     ({"learning_rates": None}, "optimizer must be an optax.GradientTransformation"),
+    ({"optimizer": optim.sgd}, r"optimizer\(lr\) must accept a traced learning rate .* "
+                               "learning_rate must be a positive finite number"),
     ({"keys": jax.random.split(jax.random.key(0), 2)}, r"one key or 3 keys .* shape \(2,\)"),
     ({"keys": 0}, "keys must be jax.random.key"),
     ({"params": {"w": np.zeros((3, 2)), "b": np.zeros(2)}}, "leading model axis"),
