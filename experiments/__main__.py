@@ -1,4 +1,5 @@
-"""`python -m experiments list | all | SECTION... [--out DIR] [--quick] [--seed N]`."""
+"""`python -m experiments list | all | SECTION... [--out DIR] [--quick] [--seed N]
+[--checkpoint-dir DIR]`."""
 
 import sys
 
