@@ -9,7 +9,7 @@ SECTIONS ?= all
 QUICK ?=
 PYTEST_ARGS ?=
 
-.PHONY: run test data venv lint clean
+.PHONY: run test bench data venv lint clean
 
 venv: $(STAMP)
 
@@ -26,6 +26,11 @@ run: $(STAMP) data
 
 test: $(STAMP) data
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# jaxhw vs the d2l-style loops, PyTorch and this machine's limits -> $(OUT)/bench.json, bench.png.
+# PyTorch is measured when the optional extra is installed: $(PY) -m pip install -c constraints.txt -e '.[bench]'
+bench: $(STAMP) data
+	$(PY) -m experiments.bench --out $(OUT) $(if $(QUICK),--quick,)
 
 lint: $(STAMP)
 	$(PY) -m ruff check jaxhw experiments tests
