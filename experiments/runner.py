@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 import experiments
+from jaxhw import compile_cache
 
 # Section scripts: s<chapter>_<section>_<topic>.py for the book, sx_<topic>.py beyond it.
 _SECTION_MODULE = re.compile(r"^s(\d+|x)_")
@@ -209,7 +210,7 @@ def cli(argv: Sequence[str] | None = None) -> int:
         return 2
     from tqdm.auto import tqdm
 
-    _enable_compilation_cache()
+    compile_cache.enable()
     args.out.mkdir(parents=True, exist_ok=True)
     chosen = [known[s] for s in wanted]
     failed = []
@@ -232,15 +233,6 @@ def cli(argv: Sequence[str] | None = None) -> int:
         print(f"failed sections: {', '.join(failed)}", file=sys.stderr)
         return 1
     return 0
-
-
-def _enable_compilation_cache() -> None:
-    """Keep compiled XLA programs across processes so a second run skips compilation."""
-    import jax
-
-    cache = Path.home() / ".cache" / "jaxhw" / "xla"
-    jax.config.update("jax_compilation_cache_dir", str(cache))
-    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.2)
 
 
 def run_as_script(section_id: str) -> None:
