@@ -1,8 +1,10 @@
 """`make bench`: jaxhw's epochs against the d2l-style loops, PyTorch and this machine's own limits.
 
-`python -m experiments.bench [--out DIR] [--quick] [--rounds N] [--synthetic] [--no-torch]`
-writes `DIR/bench.json` (every figure a positive finite number, plus ratios), `DIR/bench.png`
-(a bar chart) and prints a table (markdown). What it runs, all in one process:
+`python -m experiments.bench [--out DIR] [--quick] [--rounds N] [--synthetic] [--no-torch]
+[--profile]` writes `DIR/bench.json` (every figure a positive finite number, plus ratios),
+`DIR/bench.png` (a bar chart) and prints a table (markdown); `--profile` also traces one more
+epoch of each jaxhw model with `jax.profiler` (`DIR/profile/`, for Perfetto) and adds its
+heaviest XLA ops to the JSON. What it runs, all in one process:
 
 1. Vectorization (3.1): a Python loop vs a vectorized vs a jitted addition of two vectors.
 2. Training epochs (train pass + validation pass), FashionMNIST, batch 256, softmax regression
@@ -26,7 +28,9 @@ Ratios of medians from the same rounds hold even while absolute times drift.
 from __future__ import annotations
 
 import argparse
+import collections
 import dataclasses
+import gzip
 import json
 import math
 import os
@@ -450,6 +454,42 @@ def time_epochs(contenders: dict[str, Any], probes: dict[str, Callable[[], float
     return {"first": first, "samples": samples}
 
 
+def top_ops(trace_file: Path, top: int = 8) -> dict[str, dict[str, float]]:
+    """The `top` XLA ops by total time in a Perfetto trace (`jax.profiler`'s .json.gz): total
+    ms, calls and mean us per op (Python frames and runtime events left out: XLA's op names
+    are lower case, single words)."""
+    events = json.loads(gzip.decompress(trace_file.read_bytes()))
+    events = events["traceEvents"] if isinstance(events, dict) else events
+    total: collections.Counter[str] = collections.Counter()
+    calls: collections.Counter[str] = collections.Counter()
+    for event in events:
+        name = event.get("name", "")
+        if (event.get("ph") != "X" or not event.get("dur") or not name[:1].islower()
+                or "::" in name or "(" in name or " " in name):
+            continue
+        total[name] += event["dur"]
+        calls[name] += 1
+    return {name: {"ms": us / 1e3, "calls": calls[name], "mean_us": us / calls[name]}
+            for name, us in total.most_common(top)}
+
+
+def profile_epochs(contenders: dict[str, Any], out: Path) -> dict[str, dict[str, Any]]:
+    """One more epoch of each jaxhw model under `jax.profiler.trace`; its heaviest XLA ops.
+
+    XLA's CPU runtime may run an op asynchronously, so an op's span can end before its work
+    does: read the ops' order and counts, and their times as a guide.
+    """
+    found = {}
+    for model in MODELS:
+        folder = out / "profile" / model
+        with jax.profiler.trace(str(folder), create_perfetto_trace=True):
+            contenders[model].epoch()
+        traces = sorted(folder.glob("**/*.trace.json.gz"), key=lambda f: f.stat().st_mtime)
+        if traces:
+            found[model] = top_ops(traces[-1])
+    return found
+
+
 def _cpu_model() -> str:
     """The CPU's model name from /proc/cpuinfo (platform.processor() where that is absent)."""
     try:
@@ -487,8 +527,10 @@ def machine_info(torch: ModuleType | None, data: Data, config: Config) -> dict[s
     return info
 
 
-def run(config: Config, log: Callable[[str], None] = print) -> dict[str, Any]:
-    """Run every benchmark of `config`; return bench.json's content."""
+def run(config: Config, log: Callable[[str], None] = print,
+        profile_dir: Path | None = None) -> dict[str, Any]:
+    """Run every benchmark of `config` (and `profile_epochs` into `profile_dir` if given);
+    return bench.json's content."""
     torch = torch_or_none(config.use_torch)
     if torch is not None:
         torch.set_num_threads(os.cpu_count() or 1)
@@ -527,6 +569,9 @@ def run(config: Config, log: Callable[[str], None] = print) -> dict[str, Any]:
     for name, seconds in timed["first"].items():
         result[f"{name}_first_epoch_s"] = seconds
     result["val_acc"] = {name: c.val_acc for name, c in contenders.items()}
+    if profile_dir is not None:
+        log(f"profiling one epoch of each jaxhw model into {profile_dir / 'profile'}")
+        result["profile_ms_per_epoch"] = profile_epochs(contenders, profile_dir)
 
     log("data pass (4.2)")
     result.update(data_pass(data, config))
@@ -637,13 +682,17 @@ def format_table(r: dict[str, Any]) -> str:
                  f"{_fmt(max(r['softmax_memory_bound_s'], r['softmax_gemm_bound_s']))} | "
                  f"{r['softmax_bound_fraction']:.2f} reached | {_fmt(r['mlp_peak_bound_s'])} | "
                  f"{r['mlp_peak_fraction']:.2f} reached | |")
-    torch_gemm = (f", torch {r['torch_gemm_gflops']:.0f}" if "torch_gemm_gflops" in r else "")
+    def per_library(kind: str) -> str:
+        names = {"jax": "jnp", "numpy": "NumPy", "torch": "torch"}
+        return ", ".join(f"{label} {r[f'{lib}_{kind}_gflops']:.0f}" for lib, label in names.items()
+                         if f"{lib}_{kind}_gflops" in r)
+
     lines += ["",
               "| limit | measured |", "| --- | ---: |",
-              f"| float32 GEMM {r['gemm_n']}^3, GFLOP/s (jnp {r['jax_gemm_gflops']:.0f}, "
-              f"NumPy {r['numpy_gemm_gflops']:.0f}{torch_gemm}) | {r['gemm_gflops']:.0f} |",
-              f"| GEMM of the MLP's shape 256x784 @ 784x256, GFLOP/s | "
-              f"{r['mlp_shape_gemm_gflops']:.0f} |",
+              f"| float32 GEMM peak, GFLOP/s: the fastest of {r['gemm_n']}^3 "
+              f"({per_library('gemm')}) and the MLP's shape | {r['gemm_gflops']:.0f} |",
+              f"| GEMM of the MLP's shape 256x784 @ 784x256, GFLOP/s "
+              f"({per_library('mlp_shape_gemm')}) | {r['mlp_shape_gemm_gflops']:.0f} |",
               f"| MLP: {r['mlp_flops_per_epoch'] / 1e9:.1f} GFLOP per epoch, reached GFLOP/s | "
               f"{r['mlp_gflops']:.0f} ({r['mlp_peak_fraction']:.2f} of peak, "
               f"{r['mlp_shape_fraction']:.2f} of the shape's rate) |",
@@ -662,6 +711,11 @@ def format_table(r: dict[str, Any]) -> str:
     if "data_tfds_pass_s" in r:
         lines.append(f"| data pass: tfds.data_source s (x device-resident) | "
                      f"{_fmt(r['data_tfds_pass_s'])} ({r['data_tfds_over_device']:.0f}x) |")
+    for model, ops in r.get("profile_ms_per_epoch", {}).items():
+        lines += ["", f"| {model}: heaviest XLA ops in one profiled epoch | ms | calls | "
+                      "us per call |", "| --- | ---: | ---: | ---: |"]
+        lines += [f"| `{name}` | {op['ms']:.1f} | {op['calls']} | {op['mean_us']:.0f} |"
+                  for name, op in ops.items()]
     lines += ["", "| target | wanted | measured | met |", "| --- | --- | ---: | --- |"]
     for key, target in r["targets"].items():
         lines.append(f"| {target['what']} (`{key}`) | {target['target']} | "
@@ -683,7 +737,8 @@ def plot(r: dict[str, Any], path: Path) -> Path:
                 labels.append(label)
                 values.append(r[f"{prefix}{model}_epoch_s"])
                 colors.append(f"C{i}")
-        labels.append("limit (measured peak)")
+        labels.append("limit (GEMM peak, memory copy)" if model == "softmax"
+                      else "limit (GEMM peak)")
         values.append(limits[model])
         colors.append("0.6")
         y = np.arange(len(values))[::-1]
@@ -711,6 +766,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--rounds", type=int, default=None, help="timed epochs per contender")
     parser.add_argument("--synthetic", action="store_true", help="random data, not FashionMNIST")
     parser.add_argument("--no-torch", action="store_true", help="skip PyTorch even if installed")
+    parser.add_argument("--profile", action="store_true",
+                        help="trace one more jaxhw epoch per model into OUT/profile (Perfetto)")
     args = parser.parse_args(argv)
     overrides: dict[str, Any] = {"synthetic": args.synthetic, "use_torch": not args.no_torch}
     if args.rounds is not None:
@@ -718,7 +775,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
             parser.error(f"--rounds must be >= 1, got {args.rounds}")
         overrides["rounds"] = args.rounds
     config = Config.quick_mode(**overrides) if args.quick else Config.full(**overrides)
-    result = run(config, log=lambda line: print(line, file=sys.stderr, flush=True))
+    result = run(config, log=lambda line: print(line, file=sys.stderr, flush=True),
+                 profile_dir=args.out if args.profile else None)
     args.out.mkdir(parents=True, exist_ok=True)
     tmp = args.out / "bench.json.tmp"
     tmp.write_text(json.dumps(result, indent=2) + "\n")

@@ -7,6 +7,7 @@ reports, not what it must reach.
 from __future__ import annotations
 
 import contextlib
+import gzip
 import io
 import json
 import math
@@ -119,3 +120,16 @@ def test_bad_rounds_exits(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit):
         bench.main(["--quick", "--rounds", "0"])
     assert "--rounds must be >= 1" in capsys.readouterr().err
+
+
+def test_top_ops_reads_a_perfetto_trace(tmp_path: Path) -> None:
+    events = [{"ph": "X", "name": "dot", "dur": 30}, {"ph": "X", "name": "dot", "dur": 50},
+              {"ph": "X", "name": "ynn_fusion.3", "dur": 100},
+              {"ph": "X", "name": "$train.py:212 fit", "dur": 1000},
+              {"ph": "X", "name": "ThunkExecutor::Execute", "dur": 1000},
+              {"ph": "X", "name": "DevicePut", "dur": 1000}, {"ph": "i", "name": "dot"}]
+    trace = tmp_path / "t.trace.json.gz"
+    trace.write_bytes(gzip.compress(json.dumps({"traceEvents": events}).encode()))
+    assert bench.top_ops(trace) == {
+        "ynn_fusion.3": {"ms": 0.1, "calls": 1, "mean_us": 100.0},
+        "dot": {"ms": 0.08, "calls": 2, "mean_us": 40.0}}
