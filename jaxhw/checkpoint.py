@@ -238,3 +238,24 @@ def resume(directory: str | Path, mode: bool | str, *, params: Any, opt_state: A
         "opt_state": serialization.from_state_dict(opt_state, stored["opt_state"]),
         "history": {k: list(v) for k, v in stored["history"].items()},
     }
+
+
+def start_state(directory: str | Path | None, mode: bool | str, epochs: int, *, params: Any,
+                opt_state: Any, key: Array, config: Mapping[str, int]
+                ) -> tuple[int, Any, Any, dict[str, list]]:
+    """Where a training run starts: (first epoch, params, opt_state, history so far).
+
+    Without `directory`, or when `resume` finds nothing to continue, epoch 0 and the given
+    state; otherwise the checked checkpoint (see `resume`), which must not be past `epochs`.
+    """
+    history: dict[str, list] = {"train_loss": [], "batch_loss": [], "epoch_seconds": []}
+    if directory is None:
+        return 0, params, opt_state, history
+    resumed = resume(directory, mode, params=params, opt_state=opt_state, key=key, config=config)
+    if resumed is None:
+        return 0, params, opt_state, history
+    epoch, state = resumed
+    if epoch > epochs:
+        raise ValueError(f"the checkpoint in {directory} is at epoch {epoch}, past "
+                         f"epochs={epochs}")
+    return epoch, state["params"], state["opt_state"], state["history"]

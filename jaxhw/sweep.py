@@ -158,17 +158,10 @@ def fit_many(loss: engine.LossFn, params: Any,
     opt_state = _init_opt_state(optimizer, params, lrs)
     fold = jax.random.fold_in if keys.ndim == 0 else jax.vmap(jax.random.fold_in, (0, None))
 
-    history: dict[str, list] = {"train_loss": [], "batch_loss": [], "epoch_seconds": []}
-    first, run_config = 0, {"batch_size": batch_size, "num_train": n, "num_models": num}
-    if checkpoint_dir is not None:
-        resumed = checkpoint.resume(checkpoint_dir, resume, params=params, opt_state=opt_state,
-                                    key=keys, config=run_config)
-        if resumed is not None:
-            first, state = resumed
-            params, opt_state, history = state["params"], state["opt_state"], state["history"]
-            if first > epochs:
-                raise ValueError(f"the checkpoint in {checkpoint_dir} is at epoch {first}, past "
-                                 f"epochs={epochs}")
+    run_config = {"batch_size": batch_size, "num_train": n, "num_models": num}
+    first, params, opt_state, history = checkpoint.start_state(
+        checkpoint_dir, resume, epochs, params=params, opt_state=opt_state, key=keys,
+        config=run_config)
     diverged = np.zeros(num, bool)
     for losses in history["train_loss"]:
         diverged |= ~np.isfinite(losses)

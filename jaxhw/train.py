@@ -254,17 +254,10 @@ def fit(loss: LossFn, params: Params, optimizer: optax.GradientTransformation,
     if opt_state is None:
         opt_state = optimizer.init(params)
 
-    history: dict[str, list] = {"train_loss": [], "batch_loss": [], "epoch_seconds": []}
-    first_epoch, run_config = 0, {"batch_size": batch_size, "num_train": n}
-    if checkpoint_dir is not None:
-        resumed = checkpoint.resume(checkpoint_dir, resume, params=params, opt_state=opt_state,
-                                    key=key, config=run_config)
-        if resumed is not None:
-            first_epoch, state = resumed
-            params, opt_state, history = state["params"], state["opt_state"], state["history"]
-            if first_epoch > epochs:
-                raise ValueError(f"the checkpoint in {checkpoint_dir} is at epoch {first_epoch}, "
-                                 f"past epochs={epochs}")
+    run_config = {"batch_size": batch_size, "num_train": n}
+    first_epoch, params, opt_state, history = checkpoint.start_state(
+        checkpoint_dir, resume, epochs, params=params, opt_state=opt_state, key=key,
+        config=run_config)
     if replicated is not None:
         params, opt_state = jax.device_put((params, opt_state), replicated)
     from tqdm.auto import tqdm
