@@ -20,7 +20,6 @@ from jaxhw import optim, train
 from jaxhw.board import ProgressBoard, save_figure, show_images
 from jaxhw.data import fashion_mnist
 from jaxhw.models import softmax_regression
-from jaxhw.models.checks import check_classification_data
 from jaxhw.nn.losses import book_cross_entropy, cross_entropy
 from jaxhw.nn.softmax import book_softmax, softmax
 
@@ -28,7 +27,6 @@ SECTION = "4.4"
 TITLE = "Softmax regression from scratch"
 LR, BATCH_SIZE, EPOCHS = 0.1, 256, 10
 QUICK_TRAIN, QUICK_VAL, QUICK_EPOCHS = 10000, 2000, 2
-IMAGE_SHAPE = (28, 28, 1)
 
 
 # %% [markdown]
@@ -39,15 +37,7 @@ IMAGE_SHAPE = (28, 28, 1)
 # %%
 def load_data(quick: bool) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
     """FashionMNIST train and val `(X (n, 28, 28, 1) uint8, y (n,) int32)`, checked."""
-    train_data = fashion_mnist.load("train")
-    val_data = fashion_mnist.load("test")
-    if quick:  # the first examples: FashionMNIST's classes are balanced throughout
-        train_data = tuple(a[:QUICK_TRAIN] for a in train_data)
-        val_data = tuple(a[:QUICK_VAL] for a in val_data)
-    for name, data in (("train", train_data), ("val", val_data)):
-        check_classification_data(data, num_classes=fashion_mnist.NUM_CLASSES,
-                                  input_shape=IMAGE_SHAPE, name=name)
-    return train_data, val_data
+    return fashion_mnist.load_splits(*((QUICK_TRAIN, QUICK_VAL) if quick else (None, None)))
 
 
 def steady_epoch_seconds(history: dict) -> float:

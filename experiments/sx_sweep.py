@@ -24,7 +24,6 @@ from jaxhw import optim, sweep, train
 from jaxhw.board import save_figure
 from jaxhw.data import fashion_mnist
 from jaxhw.models import mlp, softmax_regression
-from jaxhw.models.checks import check_classification_data
 from jaxhw.nn.losses import cross_entropy
 
 SECTION = "sweep"
@@ -35,7 +34,6 @@ TIMING_REPEATS = 2
 BATCH_SIZE, EPOCHS = 256, 10
 MLP_LR, MLP_HIDDENS, NUM_SEEDS = 0.1, 256, 8
 QUICK_TRAIN, QUICK_VAL, QUICK_EPOCHS = 6000, 2000, 2
-IMAGE_SHAPE = (28, 28, 1)
 
 
 # %% [markdown]
@@ -45,14 +43,7 @@ IMAGE_SHAPE = (28, 28, 1)
 # %%
 def load_data(quick: bool) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
     """FashionMNIST train and val `(X (n, 28, 28, 1) uint8, y (n,) int32)`, checked."""
-    train_data, val_data = fashion_mnist.load("train"), fashion_mnist.load("test")
-    if quick:  # the first examples: the classes are balanced throughout
-        train_data = tuple(a[:QUICK_TRAIN] for a in train_data)
-        val_data = tuple(a[:QUICK_VAL] for a in val_data)
-    for name, data in (("train", train_data), ("val", val_data)):
-        check_classification_data(data, num_classes=fashion_mnist.NUM_CLASSES,
-                                  input_shape=IMAGE_SHAPE, name=name)
-    return train_data, val_data
+    return fashion_mnist.load_splits(*((QUICK_TRAIN, QUICK_VAL) if quick else (None, None)))
 
 
 # %% [markdown]

@@ -336,3 +336,13 @@ def test_real_data_equals_idx_files(real_data_dir: Path) -> None:
     for split in fm.SPLITS:
         raw = fm.read_split(REAL_SOURCE, split)
         np.testing.assert_array_equal(rows(*fm.load(split, real_data_dir)), rows(*raw))
+
+
+def test_load_splits_truncates_and_checks(tiny_idx, tfds_data_dir, monkeypatch):
+    monkeypatch.setenv("FASHION_MNIST_DIR", str(tiny_idx[0]))
+    (X, y), (Xv, yv) = fm.load_splits(10, 4, data_dir=tfds_data_dir)
+    assert X.shape == (10, 28, 28, 1) and X.dtype == np.uint8
+    assert y.shape == (10,) and y.dtype == np.int32
+    assert Xv.shape == (4, 28, 28, 1) and yv.shape == (4,)
+    with pytest.raises(ValueError, match="train"):
+        fm.load_splits(0, 4, data_dir=tfds_data_dir)

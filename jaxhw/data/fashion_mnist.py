@@ -347,6 +347,29 @@ def load(split: str, data_dir: str | Path | None = None, resize: tuple[int, int]
     return arrays
 
 
+
+def load_splits(num_train: int | None = None, num_val: int | None = None,
+                data_dir: str | Path | None = None
+                ) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
+    """Train and validation ("test") pairs `(X (n, 28, 28, 1) uint8, y (n,) int32)`, checked.
+
+    `num_train` / `num_val` keep the first examples only (the classes are balanced throughout),
+    for quick runs.
+    """
+    from jaxhw.models.checks import check_classification_data
+
+    splits = []
+    for split, limit in (("train", num_train), ("test", num_val)):
+        X, y = load(split, data_dir)
+        if limit is not None:
+            X, y = X[:limit], y[:limit]
+        check_classification_data((X, y), num_classes=NUM_CLASSES,
+                                  input_shape=(IMAGE_SIZE, IMAGE_SIZE, 1),
+                                  name="train" if split == "train" else "val")
+        splits.append((X, y))
+    return splits[0], splits[1]
+
+
 def text_labels(indices: Iterable[int] | np.ndarray) -> list[str]:
     """Class names (the book's spelling) of label indices in 0..9."""
     out = []
