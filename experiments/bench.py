@@ -575,7 +575,7 @@ def run(config: Config, log: Callable[[str], None] = print,
 
     log("data pass (4.2)")
     result.update(data_pass(data, config))
-    result.update(derived(result, n_train, n_val, torch is not None))
+    result.update(derived(result, timed["samples"], n_train, n_val, torch is not None))
     result["targets"] = check_targets(result)
     result["load_average_at_end"] = " ".join(f"{v:.2f}" for v in os.getloadavg())
     return to_jsonable(result)
@@ -596,38 +596,46 @@ def data_pass(data: Data, config: Config) -> dict[str, float]:
     return out
 
 
-def derived(r: dict[str, Any], n_train: int, n_val: int, with_torch: bool) -> dict[str, float]:
-    """Peaks, bounds and ratios from the medians (all taken in the same rounds)."""
-    out: dict[str, float] = {}
-    # On a CPU every library's GEMM runs on the device that runs the epochs; on an
-    # accelerator only jnp's does.
-    libraries = ("jax", "numpy", "torch") if jax.default_backend() == "cpu" else ("jax",)
-    out["mlp_shape_gemm_gflops"] = max(r.get(f"{lib}_mlp_shape_gemm_gflops", 0.0)
-                                       for lib in libraries)
-    # The peak: the fastest float32 GEMM measured in this run, whatever its size or library.
-    out["gemm_gflops"] = max(out["mlp_shape_gemm_gflops"],
-                             *(r.get(f"{lib}_gemm_gflops", 0.0) for lib in libraries))
-    out["mem_copy_gbps"] = (max(r["numpy_copy_gbps"], r["jax_copy_gbps"])
-                            if jax.default_backend() == "cpu" else r["jax_copy_gbps"])
-    out["mlp_flops_per_epoch"] = mlp_flops(n_train, n_val)
-    out["mlp_gflops"] = out["mlp_flops_per_epoch"] / r["mlp_epoch_s"] / 1e9
-    out["mlp_peak_fraction"] = out["mlp_gflops"] / out["gemm_gflops"]
-    out["mlp_shape_fraction"] = out["mlp_gflops"] / out["mlp_shape_gemm_gflops"]
-    out["mlp_peak_bound_s"] = out["mlp_flops_per_epoch"] / out["gemm_gflops"] / 1e9
-    out["softmax_flops_per_epoch"] = softmax_flops(n_train, n_val)
-    out["softmax_bytes_per_epoch"] = epoch_bytes(n_train, n_val)
-    out["softmax_memory_bound_s"] = out["softmax_bytes_per_epoch"] / out["mem_copy_gbps"] / 1e9
-    out["softmax_gemm_bound_s"] = out["softmax_flops_per_epoch"] / out["gemm_gflops"] / 1e9
-    out["softmax_bound_fraction"] = (max(out["softmax_memory_bound_s"],
-                                         out["softmax_gemm_bound_s"]) / r["softmax_epoch_s"])
-    out["softmax_gbps"] = out["softmax_bytes_per_epoch"] / r["softmax_epoch_s"] / 1e9
+def derived(r: dict[str, Any], samples: dict[str, list[float]], n_train: int, n_val: int,
+            with_torch: bool) -> dict[str, float]:
+    """Peaks, bounds and ratios. Each ratio is the median over rounds of that round's ratio (its
+    two sides ran within seconds of each other), so load that drifts between rounds cancels."""
+    s = {name: np.asarray(values, np.float64) for name, values in samples.items()}
+
+    def median(values: np.ndarray) -> float:
+        return float(np.median(values))
+
+    def best(kind: str) -> np.ndarray:
+        # On a CPU every library's GEMM runs on the device that runs the epochs; on an
+        # accelerator only jnp's does.
+        libraries = ("jax", "numpy", "torch") if jax.default_backend() == "cpu" else ("jax",)
+        return np.max([s[f"{lib}_{kind}"] for lib in libraries if f"{lib}_{kind}" in s], axis=0)
+
+    shape_rate = best("mlp_shape_gemm_gflops")
+    # The peak: the fastest float32 GEMM measured in the round, whatever its size or library.
+    peak = np.maximum(best("gemm_gflops"), shape_rate)
+    copy_rate = best("copy_gbps")
+    out: dict[str, float] = {"mlp_shape_gemm_gflops": median(shape_rate),
+                             "gemm_gflops": median(peak), "mem_copy_gbps": median(copy_rate)}
+    flops = out["mlp_flops_per_epoch"] = mlp_flops(n_train, n_val)
+    out["mlp_gflops"] = flops / r["mlp_epoch_s"] / 1e9
+    out["mlp_peak_fraction"] = median(flops / s["mlp"] / 1e9 / peak)
+    out["mlp_shape_fraction"] = median(flops / s["mlp"] / 1e9 / shape_rate)
+    out["mlp_peak_bound_s"] = flops / out["gemm_gflops"] / 1e9
+    nbytes = out["softmax_bytes_per_epoch"] = epoch_bytes(n_train, n_val)
+    sm_flops = out["softmax_flops_per_epoch"] = softmax_flops(n_train, n_val)
+    out["softmax_memory_bound_s"] = nbytes / out["mem_copy_gbps"] / 1e9
+    out["softmax_gemm_bound_s"] = sm_flops / out["gemm_gflops"] / 1e9
+    bound = np.maximum(nbytes / copy_rate, sm_flops / peak) / 1e9
+    out["softmax_bound_fraction"] = median(bound / s["softmax"])
+    out["softmax_gbps"] = nbytes / r["softmax_epoch_s"] / 1e9
     out["fit_compile_s"] = max(r["softmax_first_epoch_s"] - r["softmax_epoch_s"], 1e-6)
     out["mlp_fit_compile_s"] = max(r["mlp_first_epoch_s"] - r["mlp_epoch_s"], 1e-6)
     others = ["d2l_jax_"] + (["torch_tuned_", "torch_d2l_"] if with_torch else [])
     for model in MODELS:
         for prefix in others:
-            out[f"{model}_speedup_vs_{prefix.rstrip('_')}"] = (
-                r[f"{prefix}{model}_epoch_s"] / r[f"{model}_epoch_s"])
+            out[f"{model}_speedup_vs_{prefix.rstrip('_')}"] = median(
+                s[f"{prefix}{model}"] / s[model])
     return out
 
 
@@ -664,7 +672,7 @@ def format_table(r: dict[str, Any]) -> str:
              f"{r['n_train']}/{r['n_val']}, batch {r['batch_size']}, median of {r['rounds']} "
              f"epochs; load average {r['load_average_at_start']} -> {r['load_average_at_end']}",
              "",
-             "| epoch (train + val) | softmax s | jaxhw faster by | MLP s | jaxhw faster by "
+             "| epoch (train + val), median s | softmax | jaxhw faster by | MLP | jaxhw faster by "
              "| 1st epoch s (softmax / MLP) |",
              "| --- | ---: | ---: | ---: | ---: | ---: |"]
     for prefix, label in STYLES.items():
@@ -672,9 +680,8 @@ def format_table(r: dict[str, Any]) -> str:
             continue
         cells = [label]
         for model in MODELS:
-            seconds = r[f"{prefix}{model}_epoch_s"]
-            cells += [_fmt(seconds), "1x" if not prefix else
-                      f"{seconds / r[f'{model}_epoch_s']:.2f}x"]
+            speedup = r.get(f"{model}_speedup_vs_{prefix.rstrip('_')}", 1.0)  # per-round ratios
+            cells += [_fmt(r[f"{prefix}{model}_epoch_s"]), f"{speedup:.2f}x"]
         cells.append(f"{_fmt(r[f'{prefix}softmax_first_epoch_s'])} / "
                      f"{_fmt(r[f'{prefix}mlp_first_epoch_s'])}")
         lines.append("| " + " | ".join(cells) + " |")
