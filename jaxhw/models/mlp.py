@@ -22,6 +22,7 @@ from jax import Array
 
 from jaxhw.models.checks import flatten_images
 from jaxhw.nn.activations import relu
+from jaxhw.nn.dense import dense
 
 Params = dict[str, Array]
 FlaxParams = dict[str, Any]  # Linen variables: {"params": {layer: {"kernel", "bias"}}}
@@ -44,8 +45,8 @@ def init(key: Array, num_inputs: int = 784, num_hiddens: int = 256, num_outputs:
 
 def apply(params: Params, X: Array) -> Array:
     """X: (n, ...) uint8 images or float features -> logits (n, num_outputs)."""
-    H = relu(flatten_images(X, params["W1"].shape[0]) @ params["W1"] + params["b1"])
-    return H @ params["W2"] + params["b2"]
+    H = relu(dense(flatten_images(X, params["W1"].shape[0]), params["W1"]) + params["b1"])
+    return dense(H, params["W2"]) + params["b2"]
 
 
 class ConciseMLP(nn.Module):

@@ -13,6 +13,7 @@ import jax.numpy as jnp
 from jax import Array
 
 from jaxhw.models.checks import flatten_images
+from jaxhw.nn.dense import dense
 
 Params = dict[str, Array]
 
@@ -31,4 +32,4 @@ def init(key: Array, num_inputs: int = 784, num_outputs: int = 10,
 
 def apply(params: Params, X: Array) -> Array:
     """X: (n, ...) uint8 images or float features, num_inputs values each -> logits (n, q)."""
-    return flatten_images(X, params["W"].shape[0]) @ params["W"] + params["b"]
+    return dense(flatten_images(X, params["W"].shape[0]), params["W"]) + params["b"]
