@@ -54,6 +54,7 @@ from jaxhw import optim, train, vectorization
 from jaxhw.data import batches, fashion_mnist
 from jaxhw.models import mlp, softmax_regression
 from jaxhw.nn.losses import cross_entropy
+from jaxhw.vectorization import best_time
 
 BATCH_SIZE = 256
 LR = 0.1
@@ -395,16 +396,6 @@ class TorchTuned:
 
 
 # ----------------------------------------------------------------------------- probes
-def _best_seconds(fn: Callable[[], Any], repeat: int) -> float:
-    """Fastest of `repeat` calls of `fn` (seconds), waiting for JAX results each time."""
-    best = math.inf
-    for _ in range(repeat):
-        start = time.perf_counter()
-        jax.block_until_ready(fn())
-        best = min(best, time.perf_counter() - start)
-    return best
-
-
 def gemm_probes(m: int, k: int, n: int, torch: ModuleType | None, repeat: int = 3,
                 seed: int = 0) -> dict[str, Callable[[], float]]:
     """GFLOP/s of an (m, k) @ (k, n) float32 product: jitted jnp, NumPy's BLAS, torch.mm."""
@@ -414,11 +405,11 @@ def gemm_probes(m: int, k: int, n: int, torch: ModuleType | None, repeat: int = 
     matmul = jax.jit(jnp.matmul)
     a_dev, b_dev = jax.device_put(a), jax.device_put(b)
     jax.block_until_ready(matmul(a_dev, b_dev))
-    probes = {"jax": lambda: flops / _best_seconds(lambda: matmul(a_dev, b_dev), repeat) / 1e9,
-              "numpy": lambda: flops / _best_seconds(lambda: a @ b, repeat) / 1e9}
+    probes = {"jax": lambda: flops / best_time(lambda: matmul(a_dev, b_dev), repeat) / 1e9,
+              "numpy": lambda: flops / best_time(lambda: a @ b, repeat) / 1e9}
     if torch is not None:
         a_t, b_t = torch.from_numpy(a), torch.from_numpy(b)
-        probes["torch"] = lambda: flops / _best_seconds(lambda: torch.mm(a_t, b_t), repeat) / 1e9
+        probes["torch"] = lambda: flops / best_time(lambda: torch.mm(a_t, b_t), repeat) / 1e9
     return probes
 
 
@@ -430,8 +421,8 @@ def copy_probes(mib: int, repeat: int = 3) -> dict[str, Callable[[], float]]:
     src_dev = jax.device_put(src)
     jax.block_until_ready(plus_one(src_dev))
     moved = 2 * src.nbytes
-    return {"numpy": lambda: moved / _best_seconds(lambda: np.copyto(dst, src), repeat) / 1e9,
-            "jax": lambda: moved / _best_seconds(lambda: plus_one(src_dev), repeat) / 1e9}
+    return {"numpy": lambda: moved / best_time(lambda: np.copyto(dst, src), repeat) / 1e9,
+            "jax": lambda: moved / best_time(lambda: plus_one(src_dev), repeat) / 1e9}
 
 
 # ----------------------------------------------------------------------------- the run
