@@ -13,10 +13,11 @@ def default_dir() -> Path:
     return Path(os.environ.get("JAXHW_CACHE_DIR") or Path.home() / ".cache" / "jaxhw" / "xla")
 
 
-def enable(path: str | Path | None = None, min_compile_seconds: float = 0.2) -> Path:
+def enable(path: str | Path | None = None, min_compile_seconds: float = 0.0) -> Path:
     """Keep compiled XLA programs in `path` so a new process reuses them instead of compiling.
 
-    Programs that took less than `min_compile_seconds` to compile are not stored.
+    Programs that took less than `min_compile_seconds` to compile are not stored (default: all,
+    since even the small eager ops around a fit each cost a compile of 50-100 ms here).
     """
     target = Path(path) if path is not None else default_dir()
     target.mkdir(parents=True, exist_ok=True)
