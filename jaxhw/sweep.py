@@ -78,15 +78,13 @@ def _check_keys(keys: Any, num_models: int) -> Array:
                                              "eval_batch_size"))
 def _epoch_many(params, opt_state, learning_rates, train, val, key, *, loss, optimizer, metrics,
                 batch_size, eval_batch_size):
-    """One epoch of every model, compiled: `train._epoch`'s body vmapped over the model axis."""
+    """One epoch of every model, compiled: `train._epoch_body` vmapped over the model axis."""
 
     def one_model(params, opt_state, lr, key):
-        opt = optimizer if lr is None else optimizer(lr)
-        (params, opt_state), losses = engine._train_pass(loss, opt, params, opt_state, train, key,
-                                                         batch_size)
-        val_out = None if val is None else engine._eval_pass(loss, metrics, params, val,
-                                                             eval_batch_size)
-        return params, opt_state, losses, val_out
+        return engine._epoch_body(params, opt_state, train, val, key, loss=loss,
+                                  optimizer=optimizer if lr is None else optimizer(lr),
+                                  metrics=metrics, batch_size=batch_size,
+                                  eval_batch_size=eval_batch_size)
 
     lr_axis = None if learning_rates is None else 0
     key_axis = 0 if key.ndim else None
@@ -126,11 +124,7 @@ def fit_many(loss: engine.LossFn, params: Any,
     and nan in its history; the others train on. `checkpoint_dir` and `resume` checkpoint
     every epoch and continue a run as in `train.fit`.
     """
-    epochs = engine._check_int("epochs", epochs, 0)
-    batch_size = engine._check_int("batch_size", batch_size, 1)
-    n = batches.num_examples(train, "train")
-    if batch_size > n:
-        raise ValueError(f"batch_size ({batch_size}) is larger than the training data ({n})")
+    epochs, batch_size, n = engine._check_run(epochs, batch_size, train)
     num = _num_models(params)
     keys = _check_keys(keys, num)
     lrs = None
@@ -147,14 +141,7 @@ def fit_many(loss: engine.LossFn, params: Any,
     elif not isinstance(optimizer, optax.GradientTransformation):
         raise ValueError("optimizer must be an optax.GradientTransformation (or, with "
                          f"learning_rates, a function lr -> one), got {type(optimizer).__name__}")
-    train = batches.to_device(train, "train")
-    if val is not None:
-        n_val = batches.num_examples(val, "val")
-        val = batches.to_device(val, "val")
-        eval_batch_size = (engine._default_eval_batch_size(n_val, batch_size)
-                           if eval_batch_size is None
-                           else min(engine._check_int("eval_batch_size", eval_batch_size, 1),
-                                    n_val))
+    train, val, eval_batch_size = engine._place_data(train, val, batch_size, eval_batch_size)
     opt_state = _init_opt_state(optimizer, params, lrs)
     fold = jax.random.fold_in if keys.ndim == 0 else jax.vmap(jax.random.fold_in, (0, None))
 

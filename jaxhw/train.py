@@ -113,15 +113,17 @@ def _eval_pass(loss, metrics, params, data, batch_size):
     return jax.tree.map(lambda v: v / (n_full * batch_size + n_rest), totals)
 
 
-@functools.partial(jax.jit, static_argnames=("loss", "optimizer", "metrics", "batch_size",
-                                             "eval_batch_size"))
-def _epoch(params, opt_state, train, val, key, *, loss, optimizer, metrics, batch_size,
-           eval_batch_size):
-    """One whole epoch, compiled: train pass, then the validation pass (if `val` is given)."""
+def _epoch_body(params, opt_state, train, val, key, *, loss, optimizer, metrics, batch_size,
+                eval_batch_size):
+    """One whole epoch: train pass, then the validation pass (if `val` is given)."""
     (params, opt_state), losses = _train_pass(loss, optimizer, params, opt_state, train, key,
                                               batch_size)
     val_out = None if val is None else _eval_pass(loss, metrics, params, val, eval_batch_size)
     return params, opt_state, losses, val_out
+
+
+_epoch = jax.jit(_epoch_body, static_argnames=("loss", "optimizer", "metrics", "batch_size",
+                                               "eval_batch_size"))
 
 
 @functools.partial(jax.jit, static_argnames=("loss", "metrics", "batch_size"))
@@ -198,6 +200,29 @@ def _default_eval_batch_size(n: int, batch_size: int, cap: int = 2048) -> int:
     return best if best >= batch_size else min(batch_size, n)
 
 
+def _check_run(epochs: Any, batch_size: Any, train: batches.Dataset) -> tuple[int, int, int]:
+    """Checked (epochs, batch_size, number of training examples)."""
+    epochs = _check_int("epochs", epochs, 0)
+    batch_size = _check_int("batch_size", batch_size, 1)
+    n = batches.num_examples(train, "train")
+    if batch_size > n:
+        raise ValueError(f"batch_size ({batch_size}) is larger than the training data ({n})")
+    return epochs, batch_size, n
+
+
+def _place_data(train: batches.Dataset, val: batches.Dataset | None, batch_size: int,
+                eval_batch_size: Any, sharding: Any = None) -> tuple[Any, Any, int | None]:
+    """`train` and `val` on the device (checked), and the validation batch size to use."""
+    train = batches.to_device(train, "train", sharding)
+    if val is None:
+        return train, None, None
+    n_val = batches.num_examples(val, "val")
+    val = batches.to_device(val, "val", sharding)
+    eval_batch_size = (_default_eval_batch_size(n_val, batch_size) if eval_batch_size is None
+                       else min(_check_int("eval_batch_size", eval_batch_size, 1), n_val))
+    return train, val, eval_batch_size
+
+
 # ----------------------------------------------------------------------------- public API
 def evaluate(loss: LossFn, params: Params, data: batches.Dataset, *, batch_size: int = 1024,
              metrics: MetricsFn | None = None) -> dict[str, float]:
@@ -230,11 +255,7 @@ def fit(loss: LossFn, params: Params, optimizer: optax.GradientTransformation,
     every epoch; `resume=True` continues from the newest readable one there (an error if there
     is none), `resume="auto"` when there is one; resuming gives the same bits as not stopping.
     """
-    epochs = _check_int("epochs", epochs, 0)
-    batch_size = _check_int("batch_size", batch_size, 1)
-    n = batches.num_examples(train, "train")
-    if batch_size > n:
-        raise ValueError(f"batch_size ({batch_size}) is larger than the training data ({n})")
+    epochs, batch_size, n = _check_run(epochs, batch_size, train)
     key = _check_key(key)
     if not isinstance(optimizer, optax.GradientTransformation):
         raise ValueError("optimizer must be an optax.GradientTransformation, got "
@@ -245,12 +266,8 @@ def fit(loss: LossFn, params: Params, optimizer: optax.GradientTransformation,
         replicated = NamedSharding(mesh, PartitionSpec())
         loss = _split_batch(loss, mesh)
         metrics = None if metrics is None else _split_batch(metrics, mesh)
-    train = batches.to_device(train, "train", replicated)
-    if val is not None:
-        n_val = batches.num_examples(val, "val")
-        val = batches.to_device(val, "val", replicated)
-        eval_batch_size = (_default_eval_batch_size(n_val, batch_size) if eval_batch_size is None
-                           else min(_check_int("eval_batch_size", eval_batch_size, 1), n_val))
+    train, val, eval_batch_size = _place_data(train, val, batch_size, eval_batch_size,
+                                              replicated)
     if opt_state is None:
         opt_state = optimizer.init(params)
 
