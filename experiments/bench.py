@@ -168,11 +168,6 @@ def torch_or_none(wanted: bool = True) -> ModuleType | None:
     return torch
 
 
-def eval_batch_size(n_val: int, cap: int = 2048) -> int:
-    """The validation batch `fit` picks by default: the largest divisor of n_val up to `cap`."""
-    return max(d for d in range(1, min(n_val, cap) + 1) if n_val % d == 0)
-
-
 # ----------------------------------------------------------------------------- FLOPs and bytes
 def mlp_flops(n_train: int, n_val: int) -> int:
     """Matmul FLOPs of one MLP epoch: forward + weight gradients per train example, forward on
@@ -365,7 +360,8 @@ class TorchTuned:
                     layer.bias.zero_()
         self.optimizer = torch.optim.SGD(self.net.parameters(), lr=LR)
         self.generator = torch.Generator().manual_seed(seed)
-        self.eval_batch_size = eval_batch_size(len(data.val[1]))
+        # the validation batch `fit` picks by default, so both sides evaluate alike
+        self.eval_batch_size = train._default_eval_batch_size(len(data.val[1]), BATCH_SIZE)
         self.val_acc = math.nan
 
     def epoch(self) -> float:
