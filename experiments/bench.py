@@ -52,6 +52,7 @@ from experiments import data_bench
 from experiments.runner import run_info, to_jsonable
 from jaxhw import optim, train, vectorization
 from jaxhw.data import batches, fashion_mnist
+from jaxhw.files import write_atomic
 from jaxhw.models import mlp, softmax_regression
 from jaxhw.nn.losses import cross_entropy
 from jaxhw.vectorization import best_time
@@ -772,9 +773,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     result = run(config, log=lambda line: print(line, file=sys.stderr, flush=True),
                  profile_dir=args.out if args.profile else None)
     args.out.mkdir(parents=True, exist_ok=True)
-    tmp = args.out / "bench.json.tmp"
-    tmp.write_text(json.dumps(result, indent=2) + "\n")
-    tmp.replace(args.out / "bench.json")
+    write_atomic(args.out / "bench.json", (json.dumps(result, indent=2) + "\n").encode())
     plot(result, args.out / "bench.png")
     print(format_table(result))
     print(f"\nwrote {args.out / 'bench.json'} and {args.out / 'bench.png'}")

@@ -23,6 +23,7 @@ import numpy as np
 
 import experiments
 from jaxhw import compile_cache
+from jaxhw.files import write_atomic
 
 # Section scripts: s<chapter>_<section>_<topic>.py for the book, sx_<topic>.py beyond it.
 _SECTION_MODULE = re.compile(r"^s(\d+|x)_")
@@ -114,9 +115,7 @@ def run_section(section: Section, out: Path, *, quick: bool, seed: int,
         raise TypeError(f"section {section.id}: main() must return a dict, got {type(metrics)}")
     record = to_jsonable(metrics)
     record["_run"] = {**run_info(seed), "quick": quick, "seconds": round(seconds, 3)}
-    tmp = section_dir / "metrics.json.tmp"
-    tmp.write_text(json.dumps(record, indent=2) + "\n")
-    tmp.replace(section_dir / "metrics.json")
+    write_atomic(section_dir / "metrics.json", (json.dumps(record, indent=2) + "\n").encode())
     return record
 
 

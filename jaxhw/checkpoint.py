@@ -29,6 +29,8 @@ import numpy as np
 from flax import serialization, traverse_util
 from jax import Array
 
+from jaxhw.files import write_atomic
+
 MAGIC = b"jaxhw-checkpoint-v1\n"
 _DIGEST_SIZE = 32
 _NAME = re.compile(r"^epoch_(\d+)\.msgpack$")
@@ -57,21 +59,6 @@ def list_checkpoints(directory: str | Path) -> list[tuple[int, Path]]:
     return sorted(found)
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
-    """Write `data` to `path` so that readers see the old file or the whole new one."""
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    with open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-    fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(fd)  # make the rename itself durable
-    finally:
-        os.close(fd)
-
-
 def save(directory: str | Path, epoch: int, state: Mapping[str, Any], *, keep: int = 3) -> Path:
     """Write `state` (a pytree of arrays, numbers, strings) as the checkpoint after `epoch`.
 
@@ -85,7 +72,7 @@ def save(directory: str | Path, epoch: int, state: Mapping[str, Any], *, keep: i
     folder.mkdir(parents=True, exist_ok=True)
     payload = serialization.msgpack_serialize(jax.device_get(serialization.to_state_dict(
         dict(state))))
-    _write_atomic(path, MAGIC + hashlib.sha256(payload).digest() + payload)
+    write_atomic(path, MAGIC + hashlib.sha256(payload).digest() + payload)
     for old_epoch, old in list_checkpoints(folder)[:-max(keep, 2)]:
         if old_epoch != epoch:
             old.unlink(missing_ok=True)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import functools
 import gzip
 import hashlib
+import io
 import os
 import struct
 import zipfile
@@ -26,6 +27,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from jaxhw.files import write_atomic
 
 NAME = "fashion_mnist"
 VERSION = "3.0.1"  # TFDS's `fashion_mnist` version; tests check it against TFDS's class
@@ -273,15 +276,10 @@ def _read_cache(target: Path, split: str, size: tuple[int, int] | None
 def _write_cache(target: Path, split: str, size: tuple[int, int] | None,
                  images: np.ndarray, labels: np.ndarray) -> None:
     """Write the arrays atomically: a reader sees the whole cache or none."""
-    path = _cache_path(target, split, size)
-    tmp = path.with_name(f"{path.name}.tmp-{os.getpid()}")
-    try:
-        with open(tmp, "wb") as f:
-            np.savez(f, images=images, labels=labels, format=np.int64(_CACHE_FORMAT),
-                     info_sha256=np.str_(_info_digest(target)))
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    buffer = io.BytesIO()
+    np.savez(buffer, images=images, labels=labels, format=np.int64(_CACHE_FORMAT),
+             info_sha256=np.str_(_info_digest(target)))
+    write_atomic(_cache_path(target, split, size), buffer.getvalue())
 
 
 def is_cached(split: str, data_dir: str | Path | None = None,
