@@ -32,7 +32,7 @@ def device_pass(images: jax.Array, labels: jax.Array, seed: int | jax.Array, bat
     n = images.shape[0]
     num_batches = -(-n // batch_size)
     rows = images.reshape(n, -1)  # gathering whole rows is ~5x faster than (H, W, C) blocks
-    order = batches.epoch_permutation(jax.random.key(seed), n)  # Feistel, as `fit` shuffles
+    order = batches.epoch_permutation(jax.random.key(seed), n)  # as `fit` shuffles
     padded = jnp.zeros(num_batches * batch_size, order.dtype).at[:n].set(order)
     keep = (jnp.arange(num_batches * batch_size) < n).astype(jnp.float32)
 

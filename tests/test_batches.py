@@ -1,3 +1,5 @@
+import math
+
 import chex
 import jax
 import jax.numpy as jnp
@@ -61,7 +63,7 @@ def test_epoch_permutation_is_a_permutation_for_all_sizes(n):
     np.testing.assert_array_equal(np.sort(perm), np.arange(n))
 
 
-def test_feistel_positions_are_uniform():
+def test_shuffle_positions_are_uniform():
     # Over 1000 keys, where index 0 lands and what lands first, in 10 bins: chi-square with
     # 9 degrees of freedom stays below 30 (p < 5e-4) for a uniform shuffle.
     n, keys = 4096, jax.random.split(jax.random.key(5), 1000)
@@ -70,3 +72,24 @@ def test_feistel_positions_are_uniform():
         counts = np.bincount(values * 10 // n, minlength=10)
         assert ((counts - 100) ** 2 / 100).sum() < 30
     assert abs(np.corrcoef(perms[:, :-1].ravel(), perms[:, 1:].ravel())[0, 1]) < 0.01
+    # Neighbours end up independent: where 1 lands relative to 0, in 10 bins.
+    where = np.argsort(perms, axis=1)
+    counts = np.bincount((where[:, 1] - where[:, 0]) % n * 10 // n, minlength=10)
+    assert ((counts - 100) ** 2 / 100).sum() < 30
+
+
+@pytest.mark.parametrize("n", [3, 4, 5])
+def test_every_order_of_a_small_set_is_equally_likely(n):
+    # All n! orders appear, about equally often: chi-square over 100 draws per order stays
+    # below the 0.9995 quantile of its distribution (a uniform shuffle fails 1 run in 2000).
+    orders = math.factorial(n)
+    keys = jax.random.split(jax.random.key(n), 100 * orders)
+    perms = np.asarray(jax.vmap(lambda k: batches.epoch_permutation(k, n))(keys))
+    _, counts = np.unique(perms @ n ** np.arange(n), return_counts=True)
+    assert counts.size == orders
+    chi2 = ((counts - 100) ** 2 / 100).sum()
+    assert chi2 < {6: 22.1, 24: 52.0, 120: 176.4}[orders]
+
+
+def test_shuffle_rounds_grow_with_log_n():
+    assert [batches.shuffle_rounds(n) for n in (1, 2, 5, 4096, 60000)] == [10, 10, 14, 32, 40]

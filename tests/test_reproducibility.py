@@ -4,8 +4,8 @@ import sys
 
 import numpy as np
 
-# One training run in a fresh process: an MLP with Adam on 4200 examples (the Feistel epoch
-# permutation, n >= 4096) with validation metrics; it saves every param and metric to an .npz.
+# One training run in a fresh process: an MLP with Adam on 4200 shuffled examples with
+# validation metrics; it saves every param and metric to an .npz.
 CHILD = r"""
 import sys
 import jax, numpy as np, optax

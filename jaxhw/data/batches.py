@@ -36,10 +36,6 @@ def to_device(data: Dataset, name: str = "data", sharding: Any = None) -> Datase
     return jax.device_put(jax.tree.map(jnp.asarray, data), sharding)
 
 
-_FEISTEL_ROUNDS = 8
-_FEISTEL_MIN_N = 4096  # below this the halves are too narrow to mix well: sort instead
-
-
 def _mix32(x: Array) -> Array:
     """A 32-bit integer hash (lowbias32): every input bit flips about half the output bits."""
     x = x ^ (x >> 16)
@@ -49,41 +45,36 @@ def _mix32(x: Array) -> Array:
     return x ^ (x >> 16)
 
 
-def _feistel_permutation(key: Array, n: int) -> Array:
-    """A keyed pseudo-random permutation of range(n): a balanced Feistel network over 2^(2h)
-    indices with cycle-walking back into [0, n). Elementwise work only, no sort."""
-    half = -(-(n - 1).bit_length() // 2)
-    mask = jnp.uint32((1 << half) - 1)
-    round_keys = jax.random.bits(key, (_FEISTEL_ROUNDS,), dtype=jnp.uint32)
-
-    def encrypt(x):
-        def feistel_round(r, halves):
-            left, right = halves
-            return right, left ^ (_mix32(right ^ round_keys[r]) & mask)
-
-        left, right = jax.lax.fori_loop(0, _FEISTEL_ROUNDS, feistel_round, (x >> half, x & mask))
-        return (left << half) | right
-
-    def walk(state):  # encrypt what is not yet placed inside [0, n): cycle-walking
-        x, done = state
-        x = jnp.where(done, x, encrypt(x))
-        return x, done | (x < n)
-
-    start = (jnp.arange(n, dtype=jnp.uint32), jnp.zeros(n, bool))
-    x, _ = jax.lax.while_loop(lambda state: ~jnp.all(state[1]), walk, start)
-    return x.astype(jnp.int32)
+def shuffle_rounds(n: int) -> int:
+    """Rounds of the swap-or-not shuffle for `n` examples: 2 ceil(log2 n) + 8 (40 for 60000)."""
+    return 2 * max(n - 1, 1).bit_length() + 8
 
 
 def epoch_permutation(key: Array, n: int) -> Array:
-    """A random order of `n` examples drawn from `key` (int32, (n,)).
+    """A random order of `n` examples drawn from `key` (int32, (n,)): a swap-or-not shuffle.
 
-    For n >= 4096 a keyed Feistel permutation: O(n) elementwise work, ~10x cheaper on CPU than
-    `jax.random.permutation`'s sorts (which cost ~25-40 ms per epoch of FashionMNIST), with
-    positions uniform in our chi-square tests. Smaller n: argsort of random bits.
+    Each round r pairs every x with its partner K_r - x (mod n) and swaps the pair when a hash
+    of (max of the pair, round seed) says so: a bijection on [0, n) by construction, for any n.
+    Elementwise work only (no sort, no data-dependent loop): ~2 ms for 60000 on a 2-core CPU,
+    against 25-40 ms for `jax.random.permutation`'s sorts, and a small program to compile.
+    The round constants are hashed from the key's bits, so no PRNG kernels are compiled.
     """
-    if n >= _FEISTEL_MIN_N:
-        return _feistel_permutation(key, n)
-    return jnp.argsort(jax.random.bits(key, (n,), dtype=jnp.uint32)).astype(jnp.int32)
+    words = jax.random.key_data(key).reshape(-1).astype(jnp.uint32)
+    rounds = shuffle_rounds(n)
+    r = jnp.arange(rounds, dtype=jnp.uint32)
+    offsets = _mix32(words[0] ^ _mix32(r * jnp.uint32(0x9E3779B9) + words[-1]))
+    seeds = _mix32(offsets ^ jnp.uint32(0x85EBCA6B) ^ words[-1])
+    size = jnp.uint32(n)
+    offsets = offsets % size
+
+    def swap_or_not(i, x):
+        k = offsets[i]
+        partner = jnp.where(x <= k, k - x, k + size - x)
+        swap = (_mix32(jnp.maximum(x, partner) ^ seeds[i]) >> 31) == 1
+        return jnp.where(swap, partner, x)
+
+    order = jax.lax.fori_loop(0, rounds, swap_or_not, jnp.arange(n, dtype=jnp.uint32))
+    return order.astype(jnp.int32)
 
 
 def split_batches(order: Array, batch_size: int) -> tuple[Array, Array]:
