@@ -26,10 +26,17 @@ from typing import Any
 
 import jax
 import numpy as np
-from flax import serialization, traverse_util
 from jax import Array
 
 from jaxhw.files import write_atomic
+
+
+def _flax() -> tuple[Any, Any]:
+    """flax's (serialization, traverse_util), imported on first use: importing flax takes
+    ~0.25 s, which a run without checkpoints should not pay."""
+    from flax import serialization, traverse_util
+
+    return serialization, traverse_util
 
 MAGIC = b"jaxhw-checkpoint-v1\n"
 _DIGEST_SIZE = 32
@@ -70,6 +77,7 @@ def save(directory: str | Path, epoch: int, state: Mapping[str, Any], *, keep: i
     if jax.process_index() != 0:  # params are replicated: one writer is enough
         return path
     folder.mkdir(parents=True, exist_ok=True)
+    serialization, _ = _flax()
     payload = serialization.msgpack_serialize(jax.device_get(serialization.to_state_dict(
         dict(state))))
     write_atomic(path, MAGIC + hashlib.sha256(payload).digest() + payload)
@@ -99,7 +107,7 @@ def load(path: str | Path) -> dict[str, Any]:
         raise CorruptCheckpointError(f"{path} is truncated or corrupted (SHA-256 mismatch, "
                                      f"{len(data)} bytes)")
     try:
-        return serialization.msgpack_restore(payload)
+        return _flax()[0].msgpack_restore(payload)
     except Exception as err:  # the digest matched, so the writer stored something odd
         raise CorruptCheckpointError(f"{path} does not decode: {err}") from err
 
@@ -132,7 +140,7 @@ def _flat(tree: Any) -> dict[str, Any]:
     """The leaves of a state dict keyed by their path "a/b/c" (empty nodes kept)."""
     if not isinstance(tree, Mapping):
         return {"": tree}
-    return traverse_util.flatten_dict(dict(tree), keep_empty_nodes=True, sep="/")
+    return _flax()[1].flatten_dict(dict(tree), keep_empty_nodes=True, sep="/")
 
 
 def _dtype(leaf: Any) -> np.dtype:
@@ -141,7 +149,7 @@ def _dtype(leaf: Any) -> np.dtype:
 
 def check_matches(name: str, stored: Any, template: Any) -> None:
     """CheckpointError naming every path whose presence, shape or dtype differs."""
-    want = _flat(serialization.to_state_dict(template))
+    want = _flat(_flax()[0].to_state_dict(template))
     got = _flat(stored)
     problems = [f"{name}/{p} is missing from the checkpoint" for p in want if p not in got]
     problems += [f"{name}/{p} is in the checkpoint but not in this run" for p in got
@@ -220,6 +228,7 @@ def resume(directory: str | Path, mode: bool | str, *, params: Any, opt_state: A
                               "pass the same key or use another checkpoint_dir")
     check_matches("params", stored["params"], params)
     check_matches("opt_state", stored["opt_state"], opt_state)
+    serialization, _ = _flax()
     return epoch, {
         "params": serialization.from_state_dict(params, stored["params"]),
         "opt_state": serialization.from_state_dict(opt_state, stored["opt_state"]),

@@ -169,3 +169,15 @@ def test_save_is_atomic_keeps_three_and_round_trips_bitwise(tmp_path):
     assert epoch == 5 and state["config"] == {"batch_size": 24, "num_train": 163}
     chex.assert_trees_all_equal(state["params"], jax.device_get(params))
     assert checkpoint.load(checkpoint.checkpoint_path(tmp_path, 5)).keys() == state.keys()
+
+
+def test_training_without_checkpoints_does_not_import_flax():
+    # Importing flax costs ~0.25 s of every fresh process; `checkpoint` imports it on first use.
+    code = ("import sys\n"
+            "from jaxhw import checkpoint, train\n"
+            "from jaxhw.data import fashion_mnist\n"
+            "from jaxhw.models import softmax_regression\n"
+            "assert 'flax' not in sys.modules, 'flax was imported'\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
