@@ -76,12 +76,12 @@ def _check_keys(keys: Any, num_models: int) -> Array:
 
 @functools.partial(jax.jit, static_argnames=("loss", "optimizer", "metrics", "batch_size",
                                              "eval_batch_size"))
-def _epoch_many(params, opt_state, learning_rates, train, val, key, *, loss, optimizer, metrics,
-                batch_size, eval_batch_size):
+def _epoch_many(params, opt_state, learning_rates, train, val, key, epoch, *, loss, optimizer,
+                metrics, batch_size, eval_batch_size):
     """One epoch of every model, compiled: `train._epoch_body` vmapped over the model axis."""
 
     def one_model(params, opt_state, lr, key):
-        return engine._epoch_body(params, opt_state, train, val, key, loss=loss,
+        return engine._epoch_body(params, opt_state, train, val, key, epoch, loss=loss,
                                   optimizer=optimizer if lr is None else optimizer(lr),
                                   metrics=metrics, batch_size=batch_size,
                                   eval_batch_size=eval_batch_size)
@@ -143,7 +143,6 @@ def fit_many(loss: engine.LossFn, params: Any,
                          f"learning_rates, a function lr -> one), got {type(optimizer).__name__}")
     train, val, eval_batch_size = engine._place_data(train, val, batch_size, eval_batch_size)
     opt_state = _init_opt_state(optimizer, params, lrs)
-    fold = jax.random.fold_in if keys.ndim == 0 else jax.vmap(jax.random.fold_in, (0, None))
 
     run_config = {"batch_size": batch_size, "num_train": n, "num_models": num}
     first, params, opt_state, history = checkpoint.start_state(
@@ -159,7 +158,7 @@ def fit_many(loss: engine.LossFn, params: Any,
     for epoch in bar:
         start = time.perf_counter()
         params, opt_state, losses, val_out = _epoch_many(
-            params, opt_state, lrs, train, val, fold(keys, epoch), loss=loss,
+            params, opt_state, lrs, train, val, keys, epoch, loss=loss,
             optimizer=optimizer, metrics=metrics, batch_size=batch_size,
             eval_batch_size=eval_batch_size)
         losses, val_out = jax.device_get((losses, val_out))  # one host sync for all models

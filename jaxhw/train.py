@@ -113,11 +113,12 @@ def _eval_pass(loss, metrics, params, data, batch_size):
     return jax.tree.map(lambda v: v / (n_full * batch_size + n_rest), totals)
 
 
-def _epoch_body(params, opt_state, train, val, key, *, loss, optimizer, metrics, batch_size,
-                eval_batch_size):
-    """One whole epoch: train pass, then the validation pass (if `val` is given)."""
-    (params, opt_state), losses = _train_pass(loss, optimizer, params, opt_state, train, key,
-                                              batch_size)
+def _epoch_body(params, opt_state, train, val, key, epoch, *, loss, optimizer, metrics,
+                batch_size, eval_batch_size):
+    """One whole epoch: train pass shuffled by `fold_in(key, epoch)`, then the validation pass
+    (if `val` is given)."""
+    (params, opt_state), losses = _train_pass(loss, optimizer, params, opt_state, train,
+                                              jax.random.fold_in(key, epoch), batch_size)
     val_out = None if val is None else _eval_pass(loss, metrics, params, val, eval_batch_size)
     return params, opt_state, losses, val_out
 
@@ -284,7 +285,7 @@ def fit(loss: LossFn, params: Params, optimizer: optax.GradientTransformation,
     for epoch in bar:
         start = time.perf_counter()
         params, opt_state, losses, val_out = _epoch(
-            params, opt_state, train, val, jax.random.fold_in(key, epoch), loss=loss,
+            params, opt_state, train, val, key, epoch, loss=loss,
             optimizer=optimizer, metrics=metrics, batch_size=batch_size,
             eval_batch_size=eval_batch_size)
         losses, val_out = jax.device_get((losses, val_out))  # the one host sync of the epoch
