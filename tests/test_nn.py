@@ -115,6 +115,14 @@ def test_cross_entropy_matches_optax():
     assert float(losses.cross_entropy(logits, y)) == pytest.approx(float(expected), rel=1e-6)
 
 
+def test_cross_entropy_of_a_label_out_of_range_is_nan():
+    # fit checks labels on the host; a direct call must not quietly score a bad label as 0.
+    logits = jnp.zeros((2, 3))
+    for bad in (3, -1):
+        assert np.isnan(float(losses.cross_entropy(logits, jnp.array([0, bad]))))
+    assert float(losses.cross_entropy(logits, jnp.array([0, 2]))) == pytest.approx(np.log(3))
+
+
 # ----------------------------------------------------------------------------- activations
 X_GRID = jnp.arange(-8.0, 8.0, 0.1)
 
