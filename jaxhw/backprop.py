@@ -25,6 +25,7 @@ import jax
 import jax.numpy as jnp
 from jax import Array
 
+from jaxhw.models.checks import check_sizes
 from jaxhw.nn.losses import cross_entropy
 from jaxhw.nn.softmax import softmax
 
@@ -44,9 +45,7 @@ class Saved(NamedTuple):
 def init(key: Array, num_inputs: int, num_hiddens: int, num_outputs: int,
          sigma: float = 0.5) -> Params:
     """W1: (num_hiddens, num_inputs), W2: (num_outputs, num_hiddens) ~ N(0, sigma^2); no biases."""
-    if min(num_inputs, num_hiddens, num_outputs) < 1:
-        raise ValueError("num_inputs, num_hiddens and num_outputs must be >= 1, got "
-                         f"{num_inputs}, {num_hiddens}, {num_outputs}")
+    check_sizes(num_inputs=num_inputs, num_hiddens=num_hiddens, num_outputs=num_outputs)
     k1, k2 = jax.random.split(key)
     return {"W1": sigma * jax.random.normal(k1, (num_hiddens, num_inputs)),
             "W2": sigma * jax.random.normal(k2, (num_outputs, num_hiddens))}

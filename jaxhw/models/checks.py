@@ -51,6 +51,14 @@ def check_classification_data(data: Any, *, num_classes: int, input_shape: Seque
     return x_shape
 
 
+def check_sizes(**sizes: int) -> None:
+    """ValueError naming every layer size given unless all are >= 1 (for a model's `init`)."""
+    if min(sizes.values()) < 1:
+        names = list(sizes)
+        named = names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
+        raise ValueError(f"{named} must be >= 1, got {', '.join(map(str, sizes.values()))}")
+
+
 def flatten_images(X: Array, num_inputs: int) -> Array:
     """X (n, ...) uint8 pixels or floats -> (n, num_inputs) float32; uint8 is scaled by 1/255."""
     if X.ndim < 2 or math.prod(X.shape[1:]) != num_inputs:

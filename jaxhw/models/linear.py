@@ -6,13 +6,14 @@ import jax
 import jax.numpy as jnp
 from jax import Array
 
+from jaxhw.models.checks import check_sizes
+
 Params = dict[str, Array]
 
 
 def init(key: Array, num_inputs: int, sigma: float = 0.01) -> Params:
     """w: (num_inputs, 1) ~ N(0, sigma^2), b: (1,) zeros, as the book initialises them."""
-    if num_inputs < 1:
-        raise ValueError(f"num_inputs must be >= 1, got {num_inputs}")
+    check_sizes(num_inputs=num_inputs)
     return {"w": sigma * jax.random.normal(key, (num_inputs, 1)), "b": jnp.zeros((1,))}
 
 

@@ -20,7 +20,7 @@ import jax
 import jax.numpy as jnp
 from jax import Array
 
-from jaxhw.models.checks import flatten_images
+from jaxhw.models.checks import check_sizes, flatten_images
 from jaxhw.nn.activations import relu
 from jaxhw.nn.dense import dense
 
@@ -33,9 +33,7 @@ FlaxParams = dict[str, Any]  # Linen variables: {"params": {layer: {"kernel", "b
 def init(key: Array, num_inputs: int = 784, num_hiddens: int = 256, num_outputs: int = 10,
          sigma: float = 0.01) -> Params:
     """W1: (num_inputs, num_hiddens), W2: (num_hiddens, num_outputs) ~ N(0, sigma^2); b zeros."""
-    if min(num_inputs, num_hiddens, num_outputs) < 1:
-        raise ValueError("num_inputs, num_hiddens and num_outputs must be >= 1, got "
-                         f"{num_inputs}, {num_hiddens}, {num_outputs}")
+    check_sizes(num_inputs=num_inputs, num_hiddens=num_hiddens, num_outputs=num_outputs)
     k1, k2 = jax.random.split(key)
     return {"W1": sigma * jax.random.normal(k1, (num_inputs, num_hiddens)),
             "b1": jnp.zeros((num_hiddens,)),
@@ -74,9 +72,7 @@ def _module(params: FlaxParams) -> ConciseMLP:
 def concise_init(key: Array, num_inputs: int = 784, num_hiddens: int = 256,
                  num_outputs: int = 10) -> FlaxParams:
     """Linen variables {"params": {"hidden": {kernel, bias}, "output": {kernel, bias}}}."""
-    if min(num_inputs, num_hiddens, num_outputs) < 1:
-        raise ValueError("num_inputs, num_hiddens and num_outputs must be >= 1, got "
-                         f"{num_inputs}, {num_hiddens}, {num_outputs}")
+    check_sizes(num_inputs=num_inputs, num_hiddens=num_hiddens, num_outputs=num_outputs)
     module = ConciseMLP(num_inputs, num_hiddens, num_outputs)
     return module.init(key, jnp.zeros((1, num_inputs), jnp.float32))
 

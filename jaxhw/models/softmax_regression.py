@@ -12,7 +12,7 @@ import jax
 import jax.numpy as jnp
 from jax import Array
 
-from jaxhw.models.checks import flatten_images
+from jaxhw.models.checks import check_sizes, flatten_images
 from jaxhw.nn.dense import dense
 
 Params = dict[str, Array]
@@ -23,9 +23,7 @@ Params = dict[str, Array]
 def init(key: Array, num_inputs: int = 784, num_outputs: int = 10,
          sigma: float = 0.01) -> Params:
     """W: (num_inputs, num_outputs) ~ N(0, sigma^2), b: (num_outputs,) zeros, as the book."""
-    if num_inputs < 1 or num_outputs < 1:
-        raise ValueError(f"num_inputs and num_outputs must be >= 1, got {num_inputs}, "
-                         f"{num_outputs}")
+    check_sizes(num_inputs=num_inputs, num_outputs=num_outputs)
     return {"W": sigma * jax.random.normal(key, (num_inputs, num_outputs)),
             "b": jnp.zeros((num_outputs,))}
 
