@@ -78,17 +78,60 @@ def _train_step(loss: LossFn, optimizer: optax.GradientTransformation, carry, ba
     return (optax.apply_updates(params, updates), opt_state), value
 
 
-def _train_pass(loss, optimizer, params, opt_state, data, key, batch_size):
-    """One shuffled pass: scanned full batches, then the last partial batch if any."""
+def _train_pass(loss, optimizer, params, opt_state, data, key, epoch, batch_size):
+    """One pass in the order of (key, epoch): every batch a step of one scan, the last partial
+    batch included."""
     n = batches.num_examples(data)
-    full, rest = batches.split_batches(batches.epoch_permutation(key, n), batch_size)
-    step = functools.partial(_train_step, loss, optimizer)
-    carry, losses = jax.lax.scan(
-        lambda c, idx: step(c, batches.take(data, idx)), (params, opt_state), full)
-    if rest.shape[0]:  # static: the partial batch gets its own traced step, no recompile
-        carry, last = step(carry, batches.take(data, rest))
-        losses = jnp.concatenate([losses, last[None]])
-    return carry, losses
+    order = batches.epoch_permutation(jax.random.fold_in(key, epoch), n)
+    full, rest = batches.split_batches(order, batch_size)
+    if not rest.shape[0]:
+        step = functools.partial(_train_step, loss, optimizer)
+        return jax.lax.scan(lambda c, idx: step(c, batches.take(data, idx)),
+                            (params, opt_state), full)
+    idx, weights = _partial_batch_as_two_full(full, rest, batch_size)
+    grads0 = jax.tree.map(jnp.zeros_like, params)
+    (params, opt_state, _, _), losses = jax.lax.scan(
+        functools.partial(_weighted_step, loss, optimizer, data),
+        (params, opt_state, grads0, jnp.zeros((), jnp.float32)), (idx, weights))
+    return (params, opt_state), jnp.concatenate([losses[:-2], losses[-1:]])
+
+
+def _partial_batch_as_two_full(full: Array, rest: Array, batch_size: int):
+    """Batch indices for the scan, the partial batch R (r < b examples) as two full batches.
+
+    A batch loss is a mean over its examples, so R's mean equals (b L(B1) - (b - r) L(B2)) / r
+    with B1 = R padded by b - r copies of R's first example p and B2 = b copies of p (any
+    parameter-only term, such as a weight penalty, also comes out once). The scan's step thus
+    has one shape, and the compiled program one copy of it. Returns indices (steps + 2, b) and
+    per step (a, c, apply): gradient and loss a * this + c * previous; B2's step is not applied.
+    """
+    r = rest.shape[0]
+    p = jnp.broadcast_to(rest[:1], (batch_size,))
+    idx = jnp.concatenate([full, p[None], jnp.concatenate([rest, p[r:]])[None]])
+    steps = full.shape[0]
+    a = np.ones(steps + 2, np.float32)
+    c = np.zeros(steps + 2, np.float32)
+    apply = np.ones(steps + 2, bool)
+    a[-1], c[-1], apply[-2] = batch_size / r, -(batch_size - r) / r, False
+    return idx, (a, c, apply)
+
+
+def _weighted_step(loss, optimizer, data, carry, xs):
+    """A training step on the batch at `idx`, its gradient and loss taken as `a` times its own
+    plus `c` times the previous step's; a plain step, (a, c) = (1, 0), is `_train_step`."""
+    params, opt_state, prev_grads, prev_value = carry
+    idx, (a, c, apply) = xs
+    value, grads = jax.value_and_grad(loss)(params, batches.take(data, idx))
+    mixed = c != 0
+
+    def mix(g, h):
+        return jnp.where(mixed, a.astype(g.dtype) * g + c.astype(g.dtype) * h.astype(g.dtype), g)
+
+    updates, new_state = optimizer.update(jax.tree.map(mix, grads, prev_grads), opt_state, params)
+    new_params = optax.apply_updates(params, updates)
+    keep = functools.partial(jax.tree.map, lambda new, old: jnp.where(apply, new, old))
+    return ((keep(new_params, params), keep(new_state, opt_state), grads,
+             value.astype(jnp.float32)), mix(value, prev_value))
 
 
 def _eval_pass(loss, metrics, params, data, batch_size):
@@ -115,10 +158,10 @@ def _eval_pass(loss, metrics, params, data, batch_size):
 
 def _epoch_body(params, opt_state, train, val, key, epoch, *, loss, optimizer, metrics,
                 batch_size, eval_batch_size):
-    """One whole epoch: train pass shuffled by `fold_in(key, epoch)`, then the validation pass
-    (if `val` is given)."""
-    (params, opt_state), losses = _train_pass(loss, optimizer, params, opt_state, train,
-                                              jax.random.fold_in(key, epoch), batch_size)
+    """One whole epoch: train pass shuffled by (key, epoch), then the validation pass (if `val`
+    is given)."""
+    (params, opt_state), losses = _train_pass(loss, optimizer, params, opt_state, train, key,
+                                              epoch, batch_size)
     val_out = None if val is None else _eval_pass(loss, metrics, params, val, eval_batch_size)
     return params, opt_state, losses, val_out
 
@@ -244,7 +287,9 @@ def fit(loss: LossFn, params: Params, optimizer: optax.GradientTransformation,
     """Train `params` by `optimizer` on minibatches of `train`; returns (params, history).
 
     loss(params, batch) -> scalar mean over the batch; a batch is `train` indexed on its leading
-    axis. Each epoch shuffles with `fold_in(key, epoch)`; the last partial batch is a step of its
+    axis, and must be a mean of per-example terms (plus any parameter-only term, e.g. a weight
+    penalty): examples must not interact. Each epoch's order is
+    `batches.epoch_permutation(fold_in(key, epoch), n)`; the last partial batch is a step of its
     own. history: `train_loss` (epochs,), `batch_loss` (epochs, batches), `epoch_seconds`, and
     with `val`: `val_loss` and `val_<name>` for each entry of `metrics(params, batch)`.
     Validation runs in order, in batches of `eval_batch_size` (default: the largest divisor of

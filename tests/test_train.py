@@ -8,6 +8,7 @@ import optax
 import pytest
 
 from jaxhw import optim, train
+from jaxhw.data import batches
 from jaxhw.data.synthetic import synthetic_regression
 from jaxhw.models import linear
 from jaxhw.nn.losses import squared_loss
@@ -154,3 +155,28 @@ def test_default_eval_batch_size():
     assert train._default_eval_batch_size(1000, 32) == 1000
     assert train._default_eval_batch_size(10007, 256) == 256  # prime: remainder batch instead
     assert train._default_eval_batch_size(100, 256) == 100
+
+
+@pytest.mark.parametrize("optimizer", [optim.sgd(0.03), optax.adam(0.05)], ids=["sgd", "adam"])
+def test_epoch_equals_a_step_by_step_loop(data, optimizer):
+    # The partial batch (1000 = 31 x 32 + 8) is folded into the scan as two full batches; the
+    # epoch must still equal the book's loop: 31 steps, then one on the last 8 examples. A weight
+    # penalty (a parameter-only term of the loss) must come out once, as in the book.
+    def penalized(params, batch):
+        return LOSS(params, batch) + 0.1 * jnp.sum(params["w"] ** 2)
+
+    tr, va = data
+    params = linear.init(jax.random.key(1), 2)
+    key = jax.random.key(2)
+    got, hist = train.fit(penalized, params, optimizer, tr, va, epochs=2, batch_size=32,
+                          key=key, progress=False)
+    want, opt_state, losses = params, optimizer.init(params), []
+    step = jax.jit(lambda c, b: train._train_step(penalized, optimizer, c, b))
+    for epoch in range(2):
+        order = np.asarray(batches.epoch_permutation(jax.random.fold_in(key, epoch), 1000))
+        for start in range(0, 1000, 32):
+            idx = order[start:start + 32]
+            (want, opt_state), value = step((want, opt_state), (tr[0][idx], tr[1][idx]))
+            losses.append(float(value))
+    chex.assert_trees_all_close(got, want, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(hist["batch_loss"].ravel(), losses, rtol=1e-5, atol=1e-6)
