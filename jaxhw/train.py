@@ -257,7 +257,7 @@ def _check_run(epochs: Any, batch_size: Any, train: batches.Dataset) -> tuple[in
 def _place_data(train: batches.Dataset, val: batches.Dataset | None, batch_size: int,
                 eval_batch_size: Any, sharding: Any = None) -> tuple[Any, Any, int | None]:
     """`train` and `val` on the device (checked), and the validation batch size to use."""
-    train = batches.to_device(train, "train", sharding)
+    train = batches.to_device(batches.pack_rows(train), "train", sharding)
     if val is None:
         return train, None, None
     n_val = batches.num_examples(val, "val")

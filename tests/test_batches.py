@@ -39,6 +39,26 @@ def test_reshape_batches_and_take():
     np.testing.assert_array_equal(got[0], [[18.0, 19.0], [0.0, 1.0]])
 
 
+@pytest.mark.parametrize("on_device", [False, True], ids=["numpy", "jax"])
+def test_packed_rows_give_back_the_same_uint8_examples(on_device):
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, (50, 28, 28, 1), dtype=np.uint8)
+    odd = rng.integers(0, 256, (50, 3), dtype=np.uint8)  # 3 bytes an example: left as it is
+    data = (images, odd, np.arange(50.0, dtype=np.float32), np.arange(50, dtype=np.int32))
+    if on_device:
+        data = jax.device_put(data)
+    packed = batches.pack_rows(data)
+    assert isinstance(packed[0], batches.PackedRows)
+    chex.assert_shape(packed[0].words, (50, 196))
+    assert all(a is b for a, b in zip(packed[1:], data[1:], strict=True))
+    assert batches.num_examples(batches.to_device(packed)) == 50
+    idx = jnp.array([[49, 0, 7], [3, 3, 12]])
+    got, want = batches.take(batches.to_device(packed), idx), batches.take(data, idx)
+    chex.assert_trees_all_equal(got, want)
+    chex.assert_type(got[0], jnp.uint8)
+    np.testing.assert_array_equal(got[0][0, 0], images[49])
+
+
 def test_num_examples_errors_name_the_argument():
     with pytest.raises(ValueError, match="train.*different lengths"):
         batches.num_examples((np.zeros((3, 2)), np.zeros(4)), "train")

@@ -5,6 +5,10 @@ A dataset is any pytree of arrays sharing the leading (example) axis, e.g. `(X, 
 
 from __future__ import annotations
 
+import dataclasses
+import functools
+import math
+import sys
 from typing import Any
 
 import jax
@@ -34,6 +38,42 @@ def to_device(data: Dataset, name: str = "data", sharding: Any = None) -> Datase
     """Validate `data` and put every array on the device (or `sharding`) once, keeping dtypes."""
     num_examples(data, name)
     return jax.device_put(jax.tree.map(jnp.asarray, data), sharding)
+
+
+@functools.partial(jax.tree_util.register_dataclass, data_fields=["words"],
+                   meta_fields=["example_shape"])
+@dataclasses.dataclass(frozen=True)
+class PackedRows:
+    """uint8 examples stored 4 bytes to a uint32 word: `words` (n, bytes per example / 4)."""
+
+    words: Any
+    example_shape: tuple[int, ...]
+
+
+@jax.jit
+def _device_words(a: Array) -> Array:
+    return jax.lax.bitcast_convert_type(a.reshape(a.shape[0], -1, 4), jnp.uint32)
+
+
+def pack_rows(data: Dataset) -> Dataset:
+    """`data` with every uint8 array whose examples hold a multiple of 4 bytes as `PackedRows`.
+
+    `take` gathers a batch of such examples as words and returns them as uint8, unchanged; XLA's
+    CPU gather then handles a quarter as many elements, which makes a FashionMNIST epoch of
+    softmax regression ~10% faster. Other arrays are returned as they are.
+    """
+
+    def pack(a: Any) -> Any:
+        shape = np.shape(a)
+        if (getattr(a, "dtype", None) != np.uint8 or len(shape) < 2
+                or math.prod(shape[1:]) % 4 or sys.byteorder != "little"):
+            return a
+        if isinstance(a, jax.Array):
+            return PackedRows(_device_words(a), tuple(shape[1:]))
+        return PackedRows(np.ascontiguousarray(a).reshape(shape[0], -1).view(np.uint32),
+                          tuple(shape[1:]))
+
+    return jax.tree.map(pack, data)
 
 
 def _mix32(x: Array) -> Array:
@@ -87,14 +127,18 @@ def take(data: Dataset, idx: Array) -> Dataset:
     """The examples at `idx` from every array of `data` (a gather on the device).
 
     Each array is gathered as rows of a 2-D view: XLA's CPU gather of whole rows is several
-    times faster than of (28, 28, 1) blocks.
+    times faster than of (28, 28, 1) blocks. `PackedRows` come back as their uint8 examples.
     """
 
     def rows(a):
+        if isinstance(a, PackedRows):
+            words = jnp.take(a.words, idx, axis=0)
+            return jax.lax.bitcast_convert_type(words, jnp.uint8).reshape(
+                idx.shape + a.example_shape)
         flat = a.reshape(a.shape[0], -1) if a.ndim > 2 else a
         return jnp.take(flat, idx, axis=0).reshape(idx.shape + a.shape[1:])
 
-    return jax.tree.map(rows, data)
+    return jax.tree.map(rows, data, is_leaf=lambda a: isinstance(a, PackedRows))
 
 
 def reshape_batches(data: Dataset, batch_size: int) -> tuple[Dataset, Dataset]:
