@@ -50,11 +50,6 @@ class PackedRows:
     example_shape: tuple[int, ...]
 
 
-@jax.jit
-def _device_words(a: Array) -> Array:
-    return jax.lax.bitcast_convert_type(a.reshape(a.shape[0], -1, 4), jnp.uint32)
-
-
 def pack_rows(data: Dataset) -> Dataset:
     """`data` with every uint8 array whose examples hold a multiple of 4 bytes as `PackedRows`.
 
@@ -68,10 +63,10 @@ def pack_rows(data: Dataset) -> Dataset:
         if (getattr(a, "dtype", None) != np.uint8 or len(shape) < 2
                 or math.prod(shape[1:]) % 4 or sys.byteorder != "little"):
             return a
-        if isinstance(a, jax.Array):
-            return PackedRows(_device_words(a), tuple(shape[1:]))
-        return PackedRows(np.ascontiguousarray(a).reshape(shape[0], -1).view(np.uint32),
-                          tuple(shape[1:]))
+        # A view on the host (a jax.Array is fetched first): converting bytes to words inside
+        # XLA takes a slow elementwise pass.
+        words = np.ascontiguousarray(np.asarray(a)).reshape(shape[0], -1).view(np.uint32)
+        return PackedRows(words, tuple(shape[1:]))
 
     return jax.tree.map(pack, data)
 
