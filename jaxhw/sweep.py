@@ -10,7 +10,6 @@ Each model's result equals training it alone with `fit`.
 
 from __future__ import annotations
 
-import functools
 import math
 import time
 import warnings
@@ -74,8 +73,8 @@ def _check_keys(keys: Any, num_models: int) -> Array:
     return keys
 
 
-@functools.partial(jax.jit, static_argnames=("loss", "optimizer", "metrics", "batch_size",
-                                             "eval_batch_size"))
+@engine.platform_jit(static_argnames=("loss", "optimizer", "metrics", "batch_size",
+                                      "eval_batch_size"))
 def _epoch_many(params, opt_state, learning_rates, train, val, key, epoch, *, loss, optimizer,
                 metrics, batch_size, eval_batch_size):
     """One epoch of every model, compiled: `train._epoch_body` vmapped over the model axis."""

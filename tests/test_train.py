@@ -10,8 +10,8 @@ import pytest
 from jaxhw import optim, train
 from jaxhw.data import batches
 from jaxhw.data.synthetic import synthetic_regression
-from jaxhw.models import linear
-from jaxhw.nn.losses import squared_loss
+from jaxhw.models import linear, softmax_regression
+from jaxhw.nn.losses import cross_entropy, squared_loss
 
 LOSS = train.supervised_loss(linear.apply, squared_loss)
 TRUE_W, TRUE_B = jnp.array([2.0, -3.4]), 4.2
@@ -180,3 +180,22 @@ def test_epoch_equals_a_step_by_step_loop(data, optimizer):
             losses.append(float(value))
     chex.assert_trees_all_close(got, want, rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(hist["batch_loss"].ravel(), losses, rtol=1e-5, atol=1e-6)
+
+
+def test_compiled_epoch_uses_the_cpu_options():
+    # On the CPU the epoch is compiled without YNNPACK fusions (train.CPU_COMPILER_OPTIONS):
+    # XLA's Eigen matmuls are faster for thin products. Elsewhere nothing is passed.
+    rng = np.random.default_rng(0)
+    data = (rng.integers(0, 256, (300, 784), dtype=np.uint8),
+            rng.integers(0, 10, 300).astype(np.int32))
+    loss = train.supervised_loss(softmax_regression.apply, cross_entropy)
+    params = softmax_regression.init(jax.random.key(1))
+    opt = optim.sgd(0.1)
+    on_device = batches.to_device(data)
+    args = (params, opt.init(params), on_device, on_device, jax.random.key(2), 0)
+    kw = {"loss": loss, "optimizer": opt, "metrics": None, "batch_size": 256,
+          "eval_batch_size": 300}
+    text = train._epoch.lower(*args, **kw).compile().as_text()
+    plain = jax.jit(train._epoch_body, static_argnames=tuple(kw)).lower(*args, **kw)
+    assert "ynn_fusion" in plain.compile().as_text()  # the default that the option turns off
+    assert ("ynn_fusion" in text) == (jax.default_backend() != "cpu")
