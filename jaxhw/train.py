@@ -115,7 +115,7 @@ def _train_pass(loss, optimizer, params, opt_state, data, key, epoch, batch_size
     """One pass in the order of (key, epoch): every batch a step of one scan, the last partial
     batch included."""
     n = batches.num_examples(data)
-    order = batches.epoch_permutation(jax.random.fold_in(key, epoch), n)
+    order = batches.epoch_permutation(batches.fold_in(key, epoch), n)
     full, rest = batches.split_batches(order, batch_size)
     if not rest.shape[0]:
         step = functools.partial(_train_step, loss, optimizer)

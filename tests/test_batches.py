@@ -111,5 +111,19 @@ def test_every_order_of_a_small_set_is_equally_likely(n):
     assert chi2 < {6: 22.1, 24: 52.0, 120: 176.4}[orders]
 
 
+@pytest.mark.parametrize("impl", ["threefry2x32", "rbg"])
+def test_fold_in_equals_jax_random_fold_in(impl):
+    # fit folds each epoch into its key with batches.fold_in: the same bits as jax's, traced
+    # or not, for epochs small and large.
+    for seed in (0, 1, 12345, 2**31 - 1):
+        key = jax.random.key(seed, impl=impl)
+        for data in (0, 1, 7, 1000, 2**31 - 1):
+            want = jax.random.key_data(jax.random.fold_in(key, data))
+            np.testing.assert_array_equal(jax.random.key_data(batches.fold_in(key, data)), want)
+            got = jax.jit(batches.fold_in)(key, jnp.int32(data))
+            np.testing.assert_array_equal(jax.random.key_data(got), want)
+            assert str(jax.random.key_impl(got)) == impl
+
+
 def test_shuffle_rounds_grow_with_log_n():
     assert [batches.shuffle_rounds(n) for n in (1, 2, 5, 4096, 60000)] == [10, 10, 14, 32, 40]
