@@ -59,6 +59,17 @@ def test_packed_rows_give_back_the_same_uint8_examples(on_device):
     np.testing.assert_array_equal(got[0][0, 0], images[49])
 
 
+def test_to_device_copies_numpy_arrays():
+    # On the CPU, jax.device_put may share an aligned numpy array's memory; to_device must not.
+    buffer = np.zeros(4096 * 3, np.uint8)
+    start = -buffer.ctypes.data % 4096
+    X = buffer[start:start + 4096].reshape(64, 64)
+    dev = batches.to_device((X, np.arange(64)))
+    X[0, 0] = 7
+    assert int(dev[0][0, 0]) == 0
+    chex.assert_type(dev[1], jnp.int32)
+
+
 def test_num_examples_errors_name_the_argument():
     with pytest.raises(ValueError, match="train.*different lengths"):
         batches.num_examples((np.zeros((3, 2)), np.zeros(4)), "train")
