@@ -2,22 +2,24 @@ import chex
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 
-from jaxhw.nn.dense import dense
+from jaxhw.nn.dense import THIN_OUTPUTS, dense
 
 
-def test_value_and_gradients_equal_plain_matmul():
+@pytest.mark.parametrize("q", [3, THIN_OUTPUTS + 36], ids=["thin", "wide"])
+def test_value_and_gradients_equal_plain_matmul(q):
     kx, kw, kg = jax.random.split(jax.random.key(0), 3)
     X = jax.random.normal(kx, (32, 20))
-    W = jax.random.normal(kw, (20, 3))
-    G = jax.random.normal(kg, (32, 3))
+    W = jax.random.normal(kw, (20, q))
+    G = jax.random.normal(kg, (32, q))
     y = dense(X, W)
-    chex.assert_shape(y, (32, 3))
+    chex.assert_shape(y, (32, q))
     chex.assert_type(y, jnp.float32)
     np.testing.assert_allclose(y, X @ W, rtol=1e-6)
     ours = jax.grad(lambda X, W: jnp.sum(dense(X, W) * G), argnums=(0, 1))(X, W)
     plain = jax.grad(lambda X, W: jnp.sum((X @ W) * G), argnums=(0, 1))(X, W)
-    chex.assert_trees_all_close(ours, plain, rtol=1e-5, atol=1e-6)
+    chex.assert_trees_all_close(ours, plain, rtol=1e-5, atol=1e-5)
     chex.assert_trees_all_equal_shapes_and_dtypes(ours, (X, W))
 
 
