@@ -157,11 +157,15 @@ def test_default_eval_batch_size():
     assert train._default_eval_batch_size(100, 256) == 100
 
 
+@pytest.mark.parametrize("in_scan", [True, False], ids=["partial-in-scan", "partial-own-step"])
 @pytest.mark.parametrize("optimizer", [optim.sgd(0.03), optax.adam(0.05)], ids=["sgd", "adam"])
-def test_epoch_equals_a_step_by_step_loop(data, optimizer):
-    # The partial batch (1000 = 31 x 32 + 8) is folded into the scan as two full batches; the
-    # epoch must still equal the book's loop: 31 steps, then one on the last 8 examples. A weight
-    # penalty (a parameter-only term of the loss) must come out once, as in the book.
+def test_epoch_equals_a_step_by_step_loop(data, optimizer, in_scan, monkeypatch):
+    # The partial batch (1000 = 31 x 32 + 8) runs inside the scan as two full batches (small
+    # models) or as its own step; the epoch must equal the book's loop either way: 31 steps,
+    # then one on the last 8 examples. A weight penalty (a parameter-only term of the loss)
+    # must come out once, as in the book.
+    monkeypatch.setattr(train, "PARTIAL_IN_SCAN_MAX_PARAMS", 10**9 if in_scan else 0)
+
     def penalized(params, batch):
         return LOSS(params, batch) + 0.1 * jnp.sum(params["w"] ** 2)
 
