@@ -3,7 +3,7 @@
 # `jaxhw.sweep.fit_many` is `fit` under `jax.vmap`: one compiled epoch trains a whole stack of
 # models. First 8 softmax regressions (4.4) over a learning-rate grid, from the same start and
 # on the same batches, so that only the rate differs; they share the batch gathers and their
-# 8 products `X W_i` become one wider one, so on a 2-core CPU the 8 take about 3.8 times as
+# 8 products `X W_i` become one wider one, so on a 2-core CPU the 8 take about 4-5 times as
 # long as one model, not 8 times (docs/scaling.md says where the time goes). Then 8 seeds of
 # the MLP (5.2): validation accuracy as mean +- std over seeds.
 

@@ -4,7 +4,7 @@ The models differ in their parameters, their PRNG keys (the order of the minibat
 their learning rates. An epoch is still one jitted call: `train._train_pass` and
 `train._eval_pass`, vmapped over the model axis. Models that share the key share the batch
 gathers, and XLA turns their matrix products into one wider one: on a 2-core CPU, 8 softmax
-regressions take about 3.8 times as long as one (`python -m experiments sweep` measures it).
+regressions take about 4-5 times as long as one (`python -m experiments sweep` measures it).
 Each model's result equals training it alone with `fit`.
 """
 
