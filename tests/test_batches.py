@@ -70,6 +70,15 @@ def test_to_device_copies_numpy_arrays():
     chex.assert_type(dev[1], jnp.int32)
 
 
+def test_to_device_names_the_argument_holding_non_numbers():
+    with pytest.raises(ValueError, match="train: arrays must hold numbers or booleans.*object"):
+        batches.to_device((np.array([object(), object()]), np.arange(2)), "train")
+    with pytest.raises(ValueError, match="val: arrays must hold numbers.*<U1"):
+        batches.to_device((np.array(["a", "b"]), np.arange(2)), "val")
+    halves = batches.to_device((np.ones(2, jnp.bfloat16), np.array([True, False])))
+    chex.assert_type(halves, (jnp.bfloat16, jnp.bool_))
+
+
 def test_num_examples_errors_name_the_argument():
     with pytest.raises(ValueError, match="train.*different lengths"):
         batches.num_examples((np.zeros((3, 2)), np.zeros(4)), "train")

@@ -37,8 +37,16 @@ def num_examples(data: Dataset, name: str = "data") -> int:
 def to_device(data: Dataset, name: str = "data", sharding: Any = None) -> Dataset:
     """Validate `data` and put every array on the device (or `sharding`) once, keeping dtypes."""
     num_examples(data, name)
-    return jax.device_put(jax.tree.map(
-        lambda a: a if isinstance(a, jax.Array) else _aligned_copy(a), data), sharding)
+
+    def place(a: Any) -> Any:
+        if isinstance(a, jax.Array):
+            return a
+        a = np.asarray(a)
+        if not (a.dtype == np.bool_ or jnp.issubdtype(a.dtype, jnp.number)):  # bfloat16 too
+            raise ValueError(f"{name}: arrays must hold numbers or booleans, got dtype {a.dtype}")
+        return _aligned_copy(a)
+
+    return jax.device_put(jax.tree.map(place, data), sharding)
 
 
 def _aligned_copy(a: Any, align: int = 64) -> np.ndarray:
