@@ -104,11 +104,16 @@ def platform_jit(fn: Callable | None = None, **kw: Any) -> Any:
 
 
 # ----------------------------------------------------------------------------- compiled pieces
+def _apply_grads(optimizer: optax.GradientTransformation, params, opt_state, grads):
+    """The optimizer's step: (new params, new optimizer state)."""
+    updates, opt_state = optimizer.update(grads, opt_state, params)
+    return optax.apply_updates(params, updates), opt_state
+
+
 def _train_step(loss: LossFn, optimizer: optax.GradientTransformation, carry, batch):
     params, opt_state = carry
     value, grads = jax.value_and_grad(loss)(params, batch)
-    updates, opt_state = optimizer.update(grads, opt_state, params)
-    return (optax.apply_updates(params, updates), opt_state), value
+    return _apply_grads(optimizer, params, opt_state, grads), value
 
 
 # The partial batch runs inside the scan (see `_partial_batch_as_two_full`) for models with at
@@ -172,8 +177,8 @@ def _weighted_step(loss, optimizer, data, carry, xs):
     def mix(g, h):
         return jnp.where(mixed, a.astype(g.dtype) * g + c.astype(g.dtype) * h.astype(g.dtype), g)
 
-    updates, new_state = optimizer.update(jax.tree.map(mix, grads, prev_grads), opt_state, params)
-    new_params = optax.apply_updates(params, updates)
+    new_params, new_state = _apply_grads(optimizer, params, opt_state,
+                                         jax.tree.map(mix, grads, prev_grads))
     keep = functools.partial(jax.tree.map, lambda new, old: jnp.where(apply, new, old))
     return ((keep(new_params, params), keep(new_state, opt_state), grads,
              value.astype(jnp.float32)), mix(value, prev_value))
