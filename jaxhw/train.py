@@ -246,10 +246,11 @@ def _check_mesh(mesh: Any, batch_size: int) -> Mesh:
                          "('data',))")
     size = mesh.shape[DATA_AXIS]
     if batch_size % size:
+        lower = batch_size // size * size
+        nearest = f"{lower} or {lower + size}" if lower else f"{size}"
         raise ValueError(f"batch_size ({batch_size}) must be divisible by the mesh's "
                          f"{DATA_AXIS!r} axis ({size} devices), so that each device takes an "
-                         f"equal share; e.g. batch_size {batch_size // size * size or size} or "
-                         f"{(batch_size // size + 1) * size}")
+                         f"equal share; e.g. batch_size {nearest}")
     return Mesh(mesh.devices, mesh.axis_names, axis_types=(AxisType.Auto,) * len(mesh.axis_names))
 
 

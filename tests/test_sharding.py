@@ -49,6 +49,7 @@ out = {
 errors = {}
 for name, bad_mesh, batch_size in [
         ("divide", mesh, 30),
+        ("small", mesh, 3),
         ("axis", Mesh(np.array(jax.devices()), ("batch",), axis_types=(AxisType.Auto,)), 24)]:
     try:
         train.fit(loss, params, opt, (X, y), epochs=1, batch_size=batch_size,
@@ -82,6 +83,7 @@ def test_mesh_not_dividing_the_batch_is_a_clear_error(four_devices):
     assert four_devices["errors"]["divide"] == (
         "batch_size (30) must be divisible by the mesh's 'data' axis (4 devices), so that each "
         "device takes an equal share; e.g. batch_size 28 or 32")
+    assert four_devices["errors"]["small"].endswith("equal share; e.g. batch_size 4")
     assert "mesh has axes ('batch',); fit splits batches over an axis named 'data'" in (
         four_devices["errors"]["axis"])
 
