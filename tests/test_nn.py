@@ -123,6 +123,15 @@ def test_cross_entropy_of_a_label_out_of_range_is_nan():
     assert float(losses.cross_entropy(logits, jnp.array([0, 2]))) == pytest.approx(np.log(3))
 
 
+def test_cross_entropy_rejects_float_labels():
+    # A float label matches no class through the mask: 2.5 would silently score 0.
+    logits = jnp.zeros((2, 3))
+    with pytest.raises(ValueError, match="y must hold integer class labels, got dtype float32"):
+        losses.cross_entropy(logits, jnp.array([0.0, 2.5]))
+    with pytest.raises(ValueError, match="integer class labels, got dtype float32"):
+        jax.jit(losses.cross_entropy)(logits, jnp.array([0.0, 2.0]))
+
+
 # ----------------------------------------------------------------------------- activations
 X_GRID = jnp.arange(-8.0, 8.0, 0.1)
 

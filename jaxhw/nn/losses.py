@@ -33,6 +33,10 @@ def cross_entropy(logits: Array, y: Array) -> Array:
     logits: (n, q) unnormalised scores; y: (n,) integer labels. Equals
     `book_cross_entropy(book_softmax(logits), y)` wherever the book's version is finite.
     """
+    if not jnp.issubdtype(y.dtype, jnp.integer):  # checked while tracing: no cost in the step
+        raise ValueError(f"cross_entropy: y must hold integer class labels, got dtype {y.dtype} "
+                         "(a float label such as 2.5 would match no class and score 0; for "
+                         "whole numbers pass y.astype(int))")
     log_probs = log_softmax(logits)
     # Each row's label entry picked by a mask, not a gather (`take_along_axis`): the same
     # values and gradients, a third less to trace and lower, and 11 fewer kernels in an epoch.
