@@ -142,6 +142,21 @@ def test_resize_is_bilinear_and_cached(tiny_idx, tfds_data_dir) -> None:
     assert np.all(np.diff(row) >= 0) and row[0] == 0 and row[-1] == 243
 
 
+@pytest.mark.parametrize("resize, match", [
+    ((0, 5), "a pair of positive integers"), ((32.5, 32), "a pair of positive integers"),
+    ((True, 32), "a pair of positive"),
+    (32, r"a pair \(height, width\), got 32"), ((1, 2, 3), "a pair"),
+])
+def test_bad_resize_is_refused_before_anything_is_read_or_cached(tfds_data_dir, resize,
+                                                                 match) -> None:
+    before = sorted(Path(tfds_data_dir).rglob("*"))
+    with pytest.raises(ValueError, match=f"resize must be {match}"):
+        fm.load("train", tfds_data_dir, resize=resize)
+    with pytest.raises(ValueError, match="resize must be"):
+        fm.is_cached("train", tfds_data_dir, resize=resize)
+    assert sorted(Path(tfds_data_dir).rglob("*")) == before
+
+
 def test_text_labels_and_visualize() -> None:
     assert fm.text_labels([0, 9, 3]) == ["t-shirt", "ankle boot", "dress"]
     assert fm.text_labels(np.arange(10)) == list(fm.TEXT_LABELS)

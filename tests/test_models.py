@@ -174,3 +174,12 @@ def test_apply_rejects_wrong_feature_count_while_tracing():
         jax.jit(softmax_regression.apply)(params, jnp.zeros((2, 30, 30), jnp.uint8))
     with pytest.raises(ValueError, match="with 784 values"):
         flatten_images(jnp.zeros((784,)), 784)
+
+
+def test_apply_rejects_integer_images_other_than_uint8():
+    # int64 pixels would skip the 1/255 that uint8 gets: 255x the book's inputs, silently.
+    params = softmax_regression.init(jax.random.key(7))
+    with pytest.raises(ValueError, match="X must hold uint8 pixels .* got dtype int32"):
+        jax.jit(softmax_regression.apply)(params, jnp.zeros((2, 28, 28), jnp.int32))
+    chex.assert_trees_all_close(flatten_images(jnp.full((1, 4), 255, jnp.uint8), 4),
+                                flatten_images(jnp.ones((1, 4), jnp.float32), 4))

@@ -123,6 +123,15 @@ def test_cross_entropy_of_a_label_out_of_range_is_nan():
     assert float(losses.cross_entropy(logits, jnp.array([0, 2]))) == pytest.approx(np.log(3))
 
 
+def test_regression_losses_name_mismatched_shapes():
+    y_hat = jnp.zeros((5, 1))
+    assert float(losses.squared_loss(y_hat, jnp.ones(5))) == pytest.approx(0.5)  # (n,) ~ (n, 1)
+    for loss in (losses.squared_loss, losses.absolute_loss):
+        with pytest.raises(ValueError, match=rf"{loss.__name__}: y has shape \(5, 3\) but the "
+                                             r"predictions have shape \(5, 1\)"):
+            loss(y_hat, jnp.zeros((5, 3)))
+
+
 def test_cross_entropy_rejects_float_labels():
     # A float label matches no class through the mask: 2.5 would silently score 0.
     logits = jnp.zeros((2, 3))

@@ -282,10 +282,25 @@ def _write_cache(target: Path, split: str, size: tuple[int, int] | None,
     write_atomic(_cache_path(target, split, size), buffer.getvalue())
 
 
+def _check_resize(resize: Any) -> tuple[int, int] | None:
+    """`resize` as (height, width) of positive integers, or None; ValueError naming it."""
+    if resize is None:
+        return None
+    try:
+        height, width = resize
+    except (TypeError, ValueError):
+        raise ValueError(f"resize must be a pair (height, width), got {resize!r}") from None
+    if not all(isinstance(v, int | np.integer) and not isinstance(v, bool) and v >= 1
+               for v in (height, width)):
+        raise ValueError(f"resize must be a pair of positive integers (height, width), got "
+                         f"{resize!r}")
+    return int(height), int(width)
+
+
 def is_cached(split: str, data_dir: str | Path | None = None,
               resize: tuple[int, int] | None = None) -> bool:
     """Whether `load(split, data_dir, resize)` would only read its `.npz` cache (no TFDS)."""
-    size = None if resize is None else (int(resize[0]), int(resize[1]))
+    size = _check_resize(resize)
     return _read_cache(dataset_dir(data_dir), _canonical_split(split), size) is not None
 
 
@@ -329,8 +344,8 @@ def load(split: str, data_dir: str | Path | None = None, resize: tuple[int, int]
     order. `resize=(32, 32)` resizes bilinearly as the book does: images (N, 32, 32, 1) uint8.
     """
     split = _canonical_split(split)
+    size = _check_resize(resize)
     target = dataset_dir(data_dir)
-    size = None if resize is None else (int(resize[0]), int(resize[1]))
     arrays = _read_cache(target, split, size)
     if arrays is not None:
         return arrays

@@ -66,4 +66,7 @@ def flatten_images(X: Array, num_inputs: int) -> Array:
                          f"got {X.shape}")
     if X.dtype == jnp.uint8:
         return X.reshape(X.shape[0], num_inputs).astype(jnp.float32) / 255
+    if not jnp.issubdtype(X.dtype, jnp.floating):  # an int64 image would skip the 1/255
+        raise ValueError(f"X must hold uint8 pixels (scaled by 1/255) or floats, got dtype "
+                         f"{X.dtype}; convert pixels with X.astype(np.uint8)")
     return X.reshape(X.shape[0], num_inputs).astype(jnp.float32)

@@ -8,14 +8,22 @@ from jax import Array
 from jaxhw.nn.softmax import log_softmax
 
 
+def _like(y: Array, y_hat: Array, loss: str) -> Array:
+    """`y` reshaped to the predictions' shape; ValueError naming both when the sizes differ."""
+    if jnp.size(y) != jnp.size(y_hat):
+        raise ValueError(f"{loss}: y has shape {jnp.shape(y)} but the predictions have shape "
+                         f"{jnp.shape(y_hat)}; they must hold the same number of values")
+    return jnp.reshape(y, jnp.shape(y_hat))
+
+
 def squared_loss(y_hat: Array, y: Array) -> Array:
     """Mean of (y_hat - y)^2 / 2 (3.1); y is reshaped to y_hat's shape, so (n,) and (n, 1) mix."""
-    return jnp.mean((y_hat - jnp.reshape(y, y_hat.shape)) ** 2 / 2)
+    return jnp.mean((y_hat - _like(y, y_hat, "squared_loss")) ** 2 / 2)
 
 
 def absolute_loss(y_hat: Array, y: Array) -> Array:
     """Mean of |y_hat - y| (the L1 loss of 3.4's exercise)."""
-    return jnp.mean(jnp.abs(y_hat - jnp.reshape(y, y_hat.shape)))
+    return jnp.mean(jnp.abs(y_hat - _like(y, y_hat, "absolute_loss")))
 
 
 def book_cross_entropy(y_hat: Array, y: Array) -> Array:
