@@ -247,6 +247,9 @@ def start_state(directory: str | Path | None, mode: bool | str, epochs: int, *, 
     history: dict[str, list] = {"train_loss": [], "batch_loss": [], "epoch_seconds": []}
     if directory is None:
         return 0, params, opt_state, history
+    if Path(directory).exists() and not Path(directory).is_dir():  # before an epoch is spent
+        raise ValueError(f"checkpoint_dir {directory} is a file; expected a folder (it is "
+                         "created if missing)")
     resumed = resume(directory, mode, params=params, opt_state=opt_state, key=key, config=config)
     if resumed is None:
         return 0, params, opt_state, history

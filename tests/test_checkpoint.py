@@ -128,6 +128,15 @@ def test_no_checkpoint_is_an_error_unless_auto(tmp_path, uninterrupted):
         _fit(epochs=3, checkpoint_dir=tmp_path / "auto", resume=True)
 
 
+def test_checkpoint_dir_that_is_a_file_is_refused_before_training(tmp_path):
+    (tmp_path / "ckpt").write_text("not a folder")
+    started = []
+    with pytest.raises(ValueError, match="checkpoint_dir .*ckpt is a file; expected a folder"):
+        _fit(checkpoint_dir=tmp_path / "ckpt", board=type("B", (), {
+            "draw": lambda self, *a, **k: started.append(a)})())
+    assert not started  # no epoch ran
+
+
 def _save(folder, params, epoch=1, **overrides):
     state = {"params": params, "opt_state": OPTIMIZER.init(params), "key": jax.random.key(1),
              "history": {"train_loss": [1.0] * epoch}, "config": {"batch_size": 24,
