@@ -128,13 +128,22 @@ def test_no_checkpoint_is_an_error_unless_auto(tmp_path, uninterrupted):
         _fit(epochs=3, checkpoint_dir=tmp_path / "auto", resume=True)
 
 
+class _EpochCounter:
+    """A stand-in ProgressBoard that only records that an epoch fed it."""
+
+    def __init__(self) -> None:
+        self.points = []
+
+    def draw(self, x, y, label, every_n=1):
+        self.points.append((x, label))
+
+
 def test_checkpoint_dir_that_is_a_file_is_refused_before_training(tmp_path):
     (tmp_path / "ckpt").write_text("not a folder")
-    started = []
+    board = _EpochCounter()
     with pytest.raises(ValueError, match="checkpoint_dir .*ckpt is a file; expected a folder"):
-        _fit(checkpoint_dir=tmp_path / "ckpt", board=type("B", (), {
-            "draw": lambda self, *a, **k: started.append(a)})())
-    assert not started  # no epoch ran
+        _fit(checkpoint_dir=tmp_path / "ckpt", board=board)
+    assert not board.points  # no epoch ran
 
 
 def _save(folder, params, epoch=1, **overrides):
