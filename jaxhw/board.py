@@ -6,12 +6,8 @@ import collections
 from collections.abc import Sequence
 from pathlib import Path
 
-import matplotlib
-
-if not matplotlib.get_backend().lower().startswith(("module://", "qt", "tk", "gtk", "wx", "mac")):
-    matplotlib.use("Agg")  # headless: render to files, never try to open a window
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
 
 _STYLES = ("-", "--", "-.", ":")
 _COLORS = ("C0", "C1", "C2", "C3", "C4", "C5", "C6")
