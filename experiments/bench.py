@@ -210,7 +210,7 @@ class JaxhwFit:
 
     def epoch(self) -> float:
         """Run one epoch; return fit's own `epoch_seconds` (dispatch to metrics on the host)."""
-        self.params, history = train.fit(
+        self.params, history, _ = train.fit(
             self.loss, self.params, self.optimizer, self.train, self.val, epochs=1,
             batch_size=BATCH_SIZE, key=jax.random.fold_in(self.key, self.epochs),
             metrics=self.metrics, progress=False)
@@ -367,7 +367,7 @@ class TorchTuned:
         self.optimizer = torch.optim.SGD(self.net.parameters(), lr=LR)
         self.generator = torch.Generator().manual_seed(seed)
         # the validation batch `fit` picks by default, so both sides evaluate alike
-        self.eval_batch_size = train._default_eval_batch_size(len(data.val[1]), BATCH_SIZE)
+        self.eval_batch_size = train.default_eval_batch_size(len(data.val[1]), BATCH_SIZE)
         self.val_acc = math.nan
 
     def epoch(self) -> float:

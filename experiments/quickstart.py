@@ -20,7 +20,7 @@ def main() -> float:
     train_data = fashion_mnist.load("train")           # uint8 images stay uint8 on the device
     val_data = fashion_mnist.load("test")
     loss = train.supervised_loss(model.apply, cross_entropy)
-    params, history = train.fit(loss, model.init(jax.random.key(0)), optax.sgd(0.1),
+    params, history, _ = train.fit(loss, model.init(jax.random.key(0)), optax.sgd(0.1),
                                 train_data, val_data, epochs=10, batch_size=256,
                                 key=jax.random.key(1),
                                 metrics=train.classification_metrics(model.apply))

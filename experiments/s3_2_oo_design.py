@@ -10,7 +10,7 @@
 # | `Module.loss`, `training_step`     | `loss(params, batch) -> scalar`, `jax.grad`        |
 # | `Module.configure_optimizers`      | any `optax.GradientTransformation`                 |
 # | `DataModule.train_dataloader`      | device-resident `(X, y)`; `fit` draws the batches  |
-# | `Trainer.fit`                      | `train.fit(...) -> (params, history)`, 1 jit/epoch |
+# | `Trainer.fit`                      | `train.fit(...) -> (params, history, opt_state)` |
 # | `ProgressBoard.draw`               | `board.ProgressBoard.draw`, fed once per epoch     |
 
 # %%
@@ -73,7 +73,7 @@ def main(out_dir: Path, quick: bool = False, seed: int = 0) -> dict:
     train_data, val_data = synthetic_regression(data_key, jnp.array([2.0, -3.4]), 4.2)
     params = linear.init(init_key, num_inputs=2)
     loss = train.supervised_loss(linear.apply, squared_loss)
-    trained, history = train.fit(loss, params, optax.sgd(faster.lr), train_data, val_data,
+    trained, history, _ = train.fit(loss, params, optax.sgd(faster.lr), train_data, val_data,
                                  epochs=faster.epochs, batch_size=faster.batch_size,
                                  key=fit_key, progress=False)
     return {

@@ -30,7 +30,7 @@ TRUE_B = 4.2
 
 # %%
 def train_linear(loss_fn, data, key, *, lr=0.03, batch_size=32, epochs=3, board=None):
-    """Train the scratch linear model with `loss_fn`; returns (params, history)."""
+    """Train the scratch linear model with `loss_fn`; returns fit's (params, history, _)."""
     (train_data, val_data), init_key, fit_key = data, *jax.random.split(key)
     params = linear.init(init_key, num_inputs=2, sigma=0.01)
     loss = train.supervised_loss(linear.apply, loss_fn)
@@ -53,14 +53,14 @@ def main(out_dir: Path, quick: bool = False, seed: int = 0) -> dict:
 
     # %% Squared loss, the board drawing train and val loss as the book's Trainer does.
     board = ProgressBoard(xlabel="epoch", yscale="log", title="squared loss")
-    params, hist = train_linear(squared_loss, data, l2_key, epochs=epochs, board=board)
+    params, hist, _ = train_linear(squared_loss, data, l2_key, epochs=epochs, board=board)
     board.save(out_dir / "loss.png")
     board.close()
     w_err, b_err = errors(params)
     print(f"error in estimating w: {w_err}\nerror in estimating b: {b_err:.4f}")
 
     # %% The exercise: absolute (L1) loss with the same data, lr and epochs.
-    l1_params, l1_hist = train_linear(absolute_loss, data, l1_key, epochs=epochs)
+    l1_params, l1_hist, _ = train_linear(absolute_loss, data, l1_key, epochs=epochs)
     l1_w_err, l1_b_err = errors(l1_params)
 
     # %% Compare both: per-batch training loss, each on its own scale.

@@ -19,7 +19,7 @@ import numpy as np
 from experiments.runner import run_as_script
 from jaxhw import optim, train
 from jaxhw.board import ProgressBoard
-from jaxhw.models import mlp, softmax_regression
+from jaxhw.models import concise_mlp, softmax_regression
 from jaxhw.models.checks import check_classification_data
 from jaxhw.nn.losses import cross_entropy
 
@@ -48,7 +48,7 @@ def train_classifier(name: str, init, apply, data, key: jax.Array, *, epochs: in
     init_key, fit_key = jax.random.split(key)
     params = init(init_key, num_inputs=2, num_outputs=NUM_CLASSES, **hparams)
     board = ProgressBoard(xlabel="epoch", title=name, ylim=(0, 1.5))
-    _, history = train.fit(train.supervised_loss(apply, cross_entropy), params, optim.sgd(lr),
+    _, history, _ = train.fit(train.supervised_loss(apply, cross_entropy), params, optim.sgd(lr),
                            train_data, val_data, epochs=epochs, batch_size=64, key=fit_key,
                            metrics=train.classification_metrics(apply), board=board,
                            progress=False)
@@ -72,7 +72,7 @@ def main(out_dir: Path, quick: bool = False, seed: int = 0) -> dict:
     linear = train_classifier("softmax regression", softmax_regression.init,
                               softmax_regression.apply, data, k_softmax, epochs=epochs, lr=0.1,
                               out_dir=out_dir, sigma=0.01)
-    deep = train_classifier("concise MLP", mlp.concise_init, mlp.concise_apply, data, k_mlp,
+    deep = train_classifier("concise MLP", concise_mlp.init, concise_mlp.apply, data, k_mlp,
                             epochs=epochs, lr=0.5, out_dir=out_dir, num_hiddens=32)
     for name, h in (("softmax regression", linear), ("concise MLP", deep)):
         print(f"{name}: val loss {h['val_loss'][-1]:.3f}, val acc {h['val_acc'][-1]:.3f}")

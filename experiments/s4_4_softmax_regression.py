@@ -98,7 +98,7 @@ def main(out_dir: Path, quick: bool = False, seed: int = 0) -> dict:
     params = softmax_regression.init(init_key, num_inputs=784, num_outputs=10, sigma=0.01)
     apply = softmax_regression.apply
     board = ProgressBoard(xlabel="epoch", title="softmax regression")
-    params, history = train.fit(train.supervised_loss(apply, cross_entropy), params,
+    params, history, _ = train.fit(train.supervised_loss(apply, cross_entropy), params,
                                 optim.sgd(LR), train_data, val_data, epochs=epochs,
                                 batch_size=BATCH_SIZE, key=fit_key,
                                 metrics=train.classification_metrics(apply), board=board,

@@ -16,7 +16,7 @@ from experiments.runner import run_as_script
 from experiments.s4_4_softmax_regression import load_data, steady_epoch_seconds
 from jaxhw import optim, train
 from jaxhw.board import ProgressBoard
-from jaxhw.models import mlp
+from jaxhw.models import concise_mlp, mlp
 from jaxhw.nn.losses import cross_entropy
 
 SECTION = "5.2"
@@ -33,7 +33,7 @@ def train_mlp(name: str, init, apply, data, key: jax.Array, *, epochs: int, out_
     init_key, fit_key = jax.random.split(key)
     params = init(init_key, num_inputs=784, num_hiddens=NUM_HIDDENS, num_outputs=10, **hparams)
     board = ProgressBoard(xlabel="epoch", title=f"{name} MLP")
-    _, history = train.fit(train.supervised_loss(apply, cross_entropy), params, optim.sgd(LR),
+    _, history, _ = train.fit(train.supervised_loss(apply, cross_entropy), params, optim.sgd(LR),
                            train_data, val_data, epochs=epochs, batch_size=BATCH_SIZE,
                            key=fit_key, metrics=train.classification_metrics(apply),
                            board=board, progress=False)
@@ -56,7 +56,7 @@ def main(out_dir: Path, quick: bool = False, seed: int = 0) -> dict:
                         out_dir=out_dir, sigma=0.01)
 
     # %% Concise: the Flax Linen module behind the same init/apply contract.
-    concise = train_mlp("concise", mlp.concise_init, mlp.concise_apply, data, concise_key,
+    concise = train_mlp("concise", concise_mlp.init, concise_mlp.apply, data, concise_key,
                         epochs=epochs, out_dir=out_dir)
 
     return {

@@ -71,22 +71,23 @@ def lr_sweep(train_data, val_data, *, epochs: int, seed: int) -> dict:
     loss, metrics = train.supervised_loss(apply, cross_entropy), train.classification_metrics(apply)
     common = {"batch_size": BATCH_SIZE, "metrics": metrics, "progress": False}
     single_opt = optax.sgd(SINGLE_LR)  # one object: the second fit reuses the compiled epoch
+    sweep_opt = optax.inject_hyperparams(optax.sgd)(learning_rate=SINGLE_LR)  # rate per model
 
     def single(n: int):
         return train.fit(loss, params, single_opt, train_data, val_data, epochs=n, key=fit_key,
                          **common)
 
     def many(n: int):
-        return sweep.fit_many(loss, sweep.replicate(params, len(LRS)), optax.sgd, train_data,
+        return sweep.fit_many(loss, sweep.replicate(params, len(LRS)), sweep_opt, train_data,
                               val_data, epochs=n, keys=fit_key, learning_rates=LRS, **common)
 
     _, single_compile_seconds = timed(lambda: single(1))
     _, sweep_compile_seconds = timed(lambda: many(1))
     single_runs, sweep_runs = [], []
     for _ in range(TIMING_REPEATS):
-        (alone, single_hist), seconds = timed(lambda: single(epochs))
+        (alone, single_hist, _), seconds = timed(lambda: single(epochs))
         single_runs.append(seconds)
-        (stack, hist), seconds = timed(lambda: many(epochs))
+        (stack, hist, _), seconds = timed(lambda: many(epochs))
         sweep_runs.append(seconds)
 
     i = LRS.index(SINGLE_LR)
@@ -121,11 +122,11 @@ def mlp_seeds(train_data, val_data, *, epochs: int, seed: int,
     fit_keys = jax.random.split(jax.random.fold_in(jax.random.key(seed), 2), NUM_SEEDS)
     params = jax.vmap(lambda k: mlp.init(k, 784, MLP_HIDDENS, 10))(init_keys)
     start = time.perf_counter()
-    _, hist = sweep.fit_many(train.supervised_loss(mlp.apply, cross_entropy), params,
-                             optim.sgd(MLP_LR), train_data, val_data, epochs=epochs,
-                             batch_size=BATCH_SIZE, keys=fit_keys,
-                             metrics=train.classification_metrics(mlp.apply), progress=False,
-                             checkpoint_dir=checkpoint_dir, resume="auto")
+    _, hist, _ = sweep.fit_many(train.supervised_loss(mlp.apply, cross_entropy), params,
+                                optim.sgd(MLP_LR), train_data, val_data, epochs=epochs,
+                                batch_size=BATCH_SIZE, keys=fit_keys,
+                                metrics=train.classification_metrics(mlp.apply), progress=False,
+                                checkpoint_dir=checkpoint_dir, resume="auto")
     return hist, time.perf_counter() - start
 
 

@@ -1,21 +1,23 @@
-"""The one training engine (3.2, 4.3): `fit`, `evaluate`, `accuracy`.
+"""The training engine (3.2, 4.3): `fit`, `evaluate`, `accuracy`.
 
-An epoch is one jitted call: `lax.scan` over minibatches gathered from device-resident data in
-an order drawn from the epoch's own key, then the validation pass. The host sees the metrics
-once per epoch. Compiled epochs are cached on (loss, optimizer, metrics, shapes), so a second
-`fit` with equal functions and shapes reuses the compiled program: `supervised_loss` and
-`classification_metrics` are cached and `optim.sgd(lr)` compares by value; an optax optimizer
-compares by identity, so build it once and pass the same object to reuse the compilation.
+An epoch is the book's `fit_epoch`: shuffle the training examples with the epoch's key, take one
+optimizer step per minibatch, then measure the validation set. `epoch` writes that down with
+`lax.scan` over the minibatches; `fit` compiles it once (`jax.jit`) and calls it once per epoch,
+so the host sees the metrics once per epoch.
+
+`jax.jit` keys its compiled programs on the loss, optimizer and metrics objects: pass the same
+ones to a second `fit` (with data of the same shapes) and it reuses the program. A new process
+reuses XLA's work through JAX's persistent compilation cache (`jaxhw.compile_cache.enable()`).
 """
 
 from __future__ import annotations
 
 import functools
-import math
 import time
+import warnings
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -35,17 +37,23 @@ History = dict[str, np.ndarray]
 
 
 # ----------------------------------------------------------------------------- losses & metrics
-@functools.cache
 def supervised_loss(apply: Callable[[Params, Array], Array],
                     loss: Callable[[Array, Array], Array]) -> LossFn:
-    """`loss(params, (X, y)) = loss(apply(params, X), y)`; cached, so equal inputs give the
-    same function object (and `fit` reuses its compiled epoch)."""
+    """`batch_loss(params, (X, y)) = loss(apply(params, X), y)`: a model and a loss as one."""
 
     def batch_loss(params: Params, batch: Batch) -> Array:
-        X, y = batch
+        X, y = unpack_pair(batch)
         return loss(apply(params, X), y)
 
     return batch_loss
+
+
+def unpack_pair(batch: Batch) -> tuple[Array, Array]:
+    """`batch` as its two parts `(X, y)`; ValueError saying so for anything else (e.g. a dict)."""
+    if not isinstance(batch, tuple | list) or len(batch) != 2:
+        raise ValueError("supervised_loss expects each batch as a pair (X, y), so the data "
+                         f"given to fit must be a pair (X, y); got {type(batch).__name__}")
+    return batch[0], batch[1]
 
 
 def accuracy(Y_hat: Array, Y: Array, averaged: bool = True) -> Array:
@@ -58,186 +66,177 @@ def accuracy(Y_hat: Array, Y: Array, averaged: bool = True) -> Array:
     return jnp.mean(compare) if averaged else compare
 
 
-@functools.cache
 def classification_metrics(apply: Callable[[Params, Array], Array]) -> MetricsFn:
-    """Metrics for a classifier: `{"acc": accuracy(apply(params, X), y)}`; cached like
-    `supervised_loss`."""
+    """Metrics for a classifier: `{"acc": accuracy(apply(params, X), y)}`."""
 
     def metrics(params: Params, batch: Batch) -> dict[str, Array]:
-        X, y = batch
+        X, y = unpack_pair(batch)
         return {"acc": accuracy(apply(params, X), y)}
 
     return metrics
 
 
-# ----------------------------------------------------------------------------- compiling
-# XLA's CPU compiler sends matrix products to YNNPACK by default. For this library's thin
-# products (256x784 @ 784x10 in softmax regression, 784x80 for 8 merged models) its Eigen path
-# is faster: softmax-regression epochs take 0.86-0.88x the time, 8 merged models 0.94x, the
-# MLP the same (docs/DESIGN.md). So the compiled epochs, and only they, get this option on CPU.
-CPU_COMPILER_OPTIONS = {"xla_cpu_experimental_ynn_fusion_type": ""}
-
-
-class _PlatformJit:
-    """`jax.jit(fn, **kw)`, compiled with `CPU_COMPILER_OPTIONS` when JAX's default backend is
-    the CPU; attributes (`lower`, `trace`, ...) are those of the jitted function in use."""
-
-    def __init__(self, fn: Callable, **kw: Any) -> None:
-        self._jits = {False: jax.jit(fn, **kw),
-                      True: jax.jit(fn, compiler_options=CPU_COMPILER_OPTIONS, **kw)}
-
-    def _pick(self) -> Any:
-        return self._jits[jax.default_backend() == "cpu"]
-
-    def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        return self._pick()(*args, **kwargs)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._pick(), name)
-
-
-def platform_jit(fn: Callable | None = None, **kw: Any) -> Any:
-    """`jax.jit` for the compiled epochs: with `CPU_COMPILER_OPTIONS` on CPU (a decorator too)."""
-    if fn is None:
-        return functools.partial(platform_jit, **kw)
-    return _PlatformJit(fn, **kw)
-
-
-# ----------------------------------------------------------------------------- compiled pieces
-def _apply_grads(optimizer: optax.GradientTransformation, params, opt_state, grads):
-    """The optimizer's step: (new params, new optimizer state)."""
-    updates, opt_state = optimizer.update(grads, opt_state, params)
-    return optax.apply_updates(params, updates), opt_state
-
-
-def _train_step(loss: LossFn, optimizer: optax.GradientTransformation, carry, batch):
-    params, opt_state = carry
+# ----------------------------------------------------------------------------- one epoch
+def train_step(loss: LossFn, optimizer: optax.GradientTransformationExtraArgs, params: Params,
+               opt_state: Any, batch: Batch) -> tuple[Params, Any, Array]:
+    """One minibatch step: the loss and its gradient, then the optimizer's update."""
     value, grads = jax.value_and_grad(loss)(params, batch)
-    return _apply_grads(optimizer, params, opt_state, grads), value
+    updates, opt_state = optimizer.update(grads, opt_state, params, value=value)
+    return optax.apply_updates(params, updates), opt_state, value
 
 
-# The partial batch runs inside the scan (see `_partial_batch_as_two_full`) for models with at
-# most this many parameters; the gradient it carries through the scan costs two copies a step,
-# nothing measurable for softmax regression's 7850 values but 5-7% of the MLP's epoch (203530).
-# Bigger models trace the partial batch as a step of its own (~0.3 s more XLA compile).
-PARTIAL_IN_SCAN_MAX_PARAMS = 65536
+def train_epoch(loss: LossFn, optimizer: optax.GradientTransformation, params: Params,
+                opt_state: Any, data: batches.Dataset, key: Array, batch_size: int,
+                batch_sharding: NamedSharding | None = None) -> tuple[Params, Any, Array]:
+    """One pass over `data` in a random order drawn from `key`: a step per minibatch.
 
-
-def _train_pass(loss, optimizer, params, opt_state, data, key, epoch, batch_size):
-    """One pass in the order of (key, epoch): scanned full batches and the last partial batch
-    (inside the scan for small models, as a step of its own for bigger ones)."""
-    n = batches.num_examples(data)
-    order = batches.epoch_permutation(batches.fold_in(key, epoch), n)
-    full, rest = batches.split_batches(order, batch_size)
-    step = functools.partial(_train_step, loss, optimizer)
-    size = sum(math.prod(np.shape(leaf)) for leaf in jax.tree.leaves(params))
-    if not rest.shape[0] or size > PARTIAL_IN_SCAN_MAX_PARAMS:
-        carry, losses = jax.lax.scan(lambda c, idx: step(c, batches.take(data, idx)),
-                                     (params, opt_state), full)
-        if rest.shape[0]:  # static: the partial batch gets its own traced step, no recompile
-            carry, last = step(carry, batches.take(data, rest))
-            losses = jnp.concatenate([losses, last[None]])
-        return carry, losses
-    idx, weights = _partial_batch_as_two_full(full, rest, batch_size)
-    grads0 = jax.tree.map(jnp.zeros_like, params)
-    (params, opt_state, _, _), losses = jax.lax.scan(
-        functools.partial(_weighted_step, loss, optimizer, data),
-        (params, opt_state, grads0, jnp.zeros((), jnp.float32)), (idx, weights))
-    return (params, opt_state), jnp.concatenate([losses[:-2], losses[-1:]])
-
-
-def _partial_batch_as_two_full(full: Array, rest: Array, batch_size: int):
-    """Batch indices for the scan, the partial batch R (r < b examples) as two full batches.
-
-    A batch loss is a mean over its examples, so R's mean equals (b L(B1) - (b - r) L(B2)) / r
-    with B1 = R padded by b - r copies of R's first example p and B2 = b copies of p (any
-    parameter-only term, such as a weight penalty, also comes out once). The scan's step thus
-    has one shape, and the compiled program one copy of it. Returns indices (steps + 2, b) and
-    per step (a, c, apply): gradient and loss a * this + c * previous; B2's step is not applied.
+    The last minibatch holds what is left (n % batch_size examples), as the book's DataLoader
+    gives it. Returns the new params and optimizer state and every minibatch's loss.
     """
-    r = rest.shape[0]
-    p = jnp.broadcast_to(rest[:1], (batch_size,))
-    idx = jnp.concatenate([full, p[None], jnp.concatenate([rest, p[r:]])[None]])
-    steps = full.shape[0]
-    a = np.ones(steps + 2, np.float32)
-    c = np.zeros(steps + 2, np.float32)
-    apply = np.ones(steps + 2, bool)
-    a[-1], c[-1], apply[-2] = batch_size / r, -(batch_size - r) / r, False
-    return idx, (a, c, apply)
+    optimizer = optax.with_extra_args_support(optimizer)  # so that update() takes value=
+    order = batches.epoch_permutation(key, batches.num_examples(data))
+    full, last = batches.split_batches(order, batch_size)
+
+    def step(carry, idx):
+        params, opt_state = carry
+        batch = batches.take(data, idx, batch_sharding)
+        params, opt_state, value = train_step(loss, optimizer, params, opt_state, batch)
+        return (params, opt_state), value
+
+    (params, opt_state), losses = jax.lax.scan(step, (params, opt_state), full)
+    if last.shape[0]:  # a shape known while tracing: the smaller last batch, one more step
+        (params, opt_state), value = step((params, opt_state), last)
+        losses = jnp.append(losses, value)
+    return params, opt_state, losses
 
 
-def _weighted_step(loss, optimizer, data, carry, xs):
-    """A training step on the batch at `idx`, its gradient and loss taken as `a` times its own
-    plus `c` times the previous step's; a plain step, (a, c) = (1, 0), is `_train_step`."""
-    params, opt_state, prev_grads, prev_value = carry
-    idx, (a, c, apply) = xs
-    value, grads = jax.value_and_grad(loss)(params, batches.take(data, idx))
-    mixed = c != 0
+def measure(loss: LossFn, metrics: MetricsFn | None, params: Params, data: batches.Dataset,
+            batch_size: int) -> dict[str, Array]:
+    """Means over `data`, in order, of the loss and each metric (weighted by batch size)."""
 
-    def mix(g, h):
-        return jnp.where(mixed, a.astype(g.dtype) * g + c.astype(g.dtype) * h.astype(g.dtype), g)
-
-    new_params, new_state = _apply_grads(optimizer, params, opt_state,
-                                         jax.tree.map(mix, grads, prev_grads))
-    keep = functools.partial(jax.tree.map, lambda new, old: jnp.where(apply, new, old))
-    return ((keep(new_params, params), keep(new_state, opt_state), grads,
-             value.astype(jnp.float32)), mix(value, prev_value))
-
-
-def _eval_pass(loss, metrics, params, data, batch_size):
-    """Example-weighted means of the loss and metrics over `data`, in order."""
-
-    def measure(batch):
-        out = {"loss": loss(params, batch)}
+    def on_batch(batch):
+        values = {"loss": loss(params, batch)}
         if metrics is not None:
-            out.update(metrics(params, batch))
-        return out
+            values.update(metrics(params, batch))
+        return values
 
     full, rest = batches.reshape_batches(data, batch_size)
-    n_full = jax.tree.leaves(full)[0].shape[0]
+    n_full = batch_size * jax.tree.leaves(full)[0].shape[0]
     n_rest = jax.tree.leaves(rest)[0].shape[0]
-    totals = None
-    if n_full:
-        per_batch = jax.lax.map(measure, full)
-        totals = jax.tree.map(lambda v: jnp.sum(v) * batch_size, per_batch)
+    totals = jax.tree.map(lambda v: jnp.sum(v) * batch_size, jax.lax.map(on_batch, full))
     if n_rest:
-        last = jax.tree.map(lambda v: v * n_rest, measure(rest))
-        totals = last if totals is None else jax.tree.map(jnp.add, totals, last)
-    return jax.tree.map(lambda v: v / (n_full * batch_size + n_rest), totals)
+        totals = jax.tree.map(lambda t, v: t + v * n_rest, totals, on_batch(rest))
+    return jax.tree.map(lambda t: t / (n_full + n_rest), totals)
 
 
-def _epoch_body(params, opt_state, train, val, key, epoch, *, loss, optimizer, metrics,
-                batch_size, eval_batch_size):
-    """One whole epoch: train pass shuffled by (key, epoch), then the validation pass (if `val`
-    is given)."""
-    (params, opt_state), losses = _train_pass(loss, optimizer, params, opt_state, train, key,
-                                              epoch, batch_size)
-    val_out = None if val is None else _eval_pass(loss, metrics, params, val, eval_batch_size)
-    return params, opt_state, losses, val_out
+def epoch(params: Params, opt_state: Any, train: batches.Dataset, val: batches.Dataset | None,
+          key: Array, index: Array, *, loss: LossFn, optimizer: optax.GradientTransformation,
+          metrics: MetricsFn | None, batch_size: int, eval_batch_size: int | None,
+          batch_sharding: NamedSharding | None = None):
+    """Epoch `index` of a run: a training pass shuffled by `fold_in(key, index)`, then the
+    validation pass. Returns (params, opt_state, minibatch losses, validation means or None)."""
+    params, opt_state, losses = train_epoch(loss, optimizer, params, opt_state, train,
+                                            jax.random.fold_in(key, index), batch_size,
+                                            batch_sharding)
+    val_means = None if val is None else measure(loss, metrics, params, val, eval_batch_size)
+    return params, opt_state, losses, val_means
 
 
-_epoch = platform_jit(_epoch_body, static_argnames=("loss", "optimizer", "metrics",
-                                                    "batch_size", "eval_batch_size"))
+_STATIC = ("loss", "optimizer", "metrics", "batch_size", "eval_batch_size", "batch_sharding")
+compiled_epoch = jax.jit(epoch, static_argnames=_STATIC)
 
 
-@platform_jit(static_argnames=("loss", "metrics", "batch_size"))
-def _evaluate(params, data, *, loss, metrics, batch_size):
-    return _eval_pass(loss, metrics, params, data, batch_size)
+@functools.partial(jax.jit, static_argnames=(*_STATIC, "key_per_model"))
+def compiled_stacked_epoch(params, opt_state, train, val, key, index, *, key_per_model: bool,
+                           **static):
+    """`epoch` of every model in a stack (leading axis of params and opt_state), via `vmap`."""
+    one_model = functools.partial(epoch, **static)
+    key_axis = 0 if key_per_model else None
+    return jax.vmap(one_model, in_axes=(0, 0, None, None, key_axis, None))(
+        params, opt_state, train, val, key, index)
 
 
-def _mean_train_loss(losses: np.ndarray, n: int, batch_size: int) -> np.ndarray:
-    """Example-weighted mean of per-batch losses (last axis): the partial batch weighs less."""
-    sizes = np.full(losses.shape[-1], batch_size, np.float64)
-    sizes[-1] = n - batch_size * (losses.shape[-1] - 1)
-    return np.sum(losses * sizes, axis=-1) / n
+@functools.partial(jax.jit, static_argnames=("loss", "metrics", "batch_size"))
+def _compiled_measure(params, data, *, loss, metrics, batch_size):
+    return measure(loss, metrics, params, data, batch_size)
 
 
-# ----------------------------------------------------------------------------- data parallel
-DATA_AXIS = "data"
+# ----------------------------------------------------------------------------- checks
+def _check_int(name: str, value: Any, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | np.integer):
+        raise ValueError(f"{name} must be an integer, got {value!r}")
+    if value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {value}")
+    return int(value)
 
 
-def _check_mesh(mesh: Any, batch_size: int) -> Mesh:
-    """`mesh` with every axis Auto (XLA places the collectives), once it can split batches."""
+def check_optimizer(optimizer: Any) -> None:
+    """ValueError unless `optimizer` is an optax GradientTransformation."""
+    if not isinstance(optimizer, optax.GradientTransformation):
+        raise ValueError("optimizer must be an optax.GradientTransformation (e.g. optax.sgd(0.1) "
+                         f"or jaxhw.optim.sgd(0.1)), got {type(optimizer).__name__}")
+
+
+def _check_key(key: Any, num_models: int | None) -> Array:
+    """A typed PRNG key (or, for a stack of models, one key or one per model)."""
+    if isinstance(key, jax.Array) and jnp.issubdtype(key.dtype, jax.dtypes.prng_key):
+        allowed = [()] if num_models is None else [(), (num_models,)]
+        if key.shape not in allowed:
+            what = "a single PRNG key" if num_models is None else (
+                f"one key or {num_models} keys (one per model)")
+            name = "key" if num_models is None else "key (fit_many's keys)"
+            raise ValueError(f"{name} must be {what}, got keys of shape {key.shape}")
+        return key
+    if num_models is None and isinstance(key, np.ndarray | jax.Array) and key.shape == (2,) \
+            and key.dtype == np.uint32:
+        return jax.random.wrap_key_data(jnp.asarray(key))
+    name = "key" if num_models is None else "key (fit_many's keys)"
+    raise ValueError(f"{name} must be a PRNG key from jax.random.key(seed) (or a legacy "
+                     f"uint32[2] key), got {type(key).__name__} {np.shape(key)}")
+
+
+def _check_opt_state(opt_state: Any, optimizer: optax.GradientTransformation, params: Params,
+                     stacked: bool) -> Any:
+    """`opt_state`, or `optimizer.init(params)` when None; ValueError unless it has the
+    structure and shapes `optimizer.init(params)` gives."""
+    init = jax.vmap(optimizer.init) if stacked else optimizer.init
+    if opt_state is None:
+        return init(params)
+    want = jax.eval_shape(init, params)
+    same = jax.tree.structure(want) == jax.tree.structure(opt_state) and all(
+        np.shape(a) == b.shape for a, b in zip(jax.tree.leaves(opt_state), jax.tree.leaves(want),
+                                               strict=True))
+    if not same:
+        raise ValueError("opt_state does not match this optimizer and params: expected what "
+                         f"optimizer.init(params) gives, {_describe_tree(want)}; got "
+                         f"{_describe_tree(opt_state)}")
+    return opt_state
+
+
+def _describe_tree(tree: Any, limit: int = 300) -> str:
+    text = str(jax.tree.map(lambda a: f"{np.dtype(a.dtype).name}{list(np.shape(a))}"
+                            if hasattr(a, "dtype") else repr(a), tree))
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+def num_models(params: Params) -> int:
+    """The common leading (model) axis of every leaf of a stack of models."""
+    sizes = {np.shape(a)[0] if np.ndim(a) else None for a in jax.tree.leaves(params)}
+    if not sizes or None in sizes or len(sizes) != 1:
+        raise ValueError("params must be stacked along a leading model axis of the same size in "
+                         f"every leaf (e.g. jax.vmap(init)(keys)); got leading sizes {sizes}")
+    return sizes.pop()
+
+
+def default_eval_batch_size(n: int, batch_size: int, cap: int = 2048) -> int:
+    """The largest divisor of `n` up to `cap` (so no smaller last batch), unless that is smaller
+    than `batch_size`; then `batch_size` (capped at n)."""
+    best = max(d for d in range(1, min(n, cap) + 1) if n % d == 0)
+    return best if best >= batch_size else min(batch_size, n)
+
+
+def data_mesh(mesh: Any, batch_size: int) -> Mesh:
+    """`mesh` checked for data parallelism (a "data" axis dividing `batch_size`), axes Auto."""
     if not isinstance(mesh, Mesh):
         raise ValueError(f"mesh must be a jax.sharding.Mesh, got {type(mesh).__name__}")
     if DATA_AXIS not in mesh.axis_names:
@@ -254,68 +253,7 @@ def _check_mesh(mesh: Any, batch_size: int) -> Mesh:
     return Mesh(mesh.devices, mesh.axis_names, axis_types=(AxisType.Auto,) * len(mesh.axis_names))
 
 
-@functools.cache
-def _split_batch(fn: Callable[[Params, Batch], Any], mesh: Mesh) -> Callable[[Params, Batch], Any]:
-    """`fn(params, batch)` with the batch split over the mesh's data axis (params replicated);
-    cached, so `fit` reuses its compiled epoch. The gradient's all-reduce is XLA's."""
-    sharding = NamedSharding(mesh, PartitionSpec(DATA_AXIS))
-
-    def on_shards(params: Params, batch: Batch) -> Any:
-        return fn(params, jax.tree.map(
-            lambda a: jax.lax.with_sharding_constraint(a, sharding), batch))
-
-    return on_shards
-
-
-# ----------------------------------------------------------------------------- checks
-def _check_int(name: str, value: Any, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | np.integer):
-        raise ValueError(f"{name} must be an integer, got {value!r}")
-    if value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value}")
-    return int(value)
-
-
-def _check_key(key: Any) -> Array:
-    if isinstance(key, jax.Array) and jnp.issubdtype(key.dtype, jax.dtypes.prng_key):
-        if key.shape != ():
-            raise ValueError(f"key must be a single PRNG key, got a batch of shape {key.shape}")
-        return key
-    arr = np.asarray(key) if not isinstance(key, jax.Array) else key
-    if arr.shape == (2,) and arr.dtype == np.uint32:
-        return jax.random.wrap_key_data(jnp.asarray(arr))
-    raise ValueError("key must be a PRNG key from jax.random.key(seed) "
-                     f"(or a legacy uint32[2] key), got {type(key).__name__} {np.shape(key)}")
-
-
-def _default_eval_batch_size(n: int, batch_size: int, cap: int = 2048) -> int:
-    """The largest divisor of `n` up to `cap` (no remainder batch to compile, few large GEMMs),
-    unless that is smaller than `batch_size`; then `batch_size` (capped at n)."""
-    best = max(d for d in range(1, min(n, cap) + 1) if n % d == 0)
-    return best if best >= batch_size else min(batch_size, n)
-
-
-def _check_run(epochs: Any, batch_size: Any, train: batches.Dataset) -> tuple[int, int, int]:
-    """Checked (epochs, batch_size, number of training examples)."""
-    epochs = _check_int("epochs", epochs, 0)
-    batch_size = _check_int("batch_size", batch_size, 1)
-    n = batches.num_examples(train, "train")
-    if batch_size > n:
-        raise ValueError(f"batch_size ({batch_size}) is larger than the training data ({n})")
-    return epochs, batch_size, n
-
-
-def _place_data(train: batches.Dataset, val: batches.Dataset | None, batch_size: int,
-                eval_batch_size: Any, sharding: Any = None) -> tuple[Any, Any, int | None]:
-    """`train` and `val` on the device (checked), and the validation batch size to use."""
-    train = batches.to_device(batches.pack_rows(train), "train", sharding)
-    if val is None:
-        return train, None, None
-    n_val = batches.num_examples(val, "val")
-    val = batches.to_device(val, "val", sharding)
-    eval_batch_size = (_default_eval_batch_size(n_val, batch_size) if eval_batch_size is None
-                       else min(_check_int("eval_batch_size", eval_batch_size, 1), n_val))
-    return train, val, eval_batch_size
+DATA_AXIS = "data"
 
 
 # ----------------------------------------------------------------------------- public API
@@ -323,99 +261,224 @@ def evaluate(loss: LossFn, params: Params, data: batches.Dataset, *, batch_size:
              metrics: MetricsFn | None = None) -> dict[str, float]:
     """Mean loss (and metrics) over `data`, batched in order; returns plain floats."""
     n = batches.num_examples(data, "data")
+    if n == 0:
+        raise ValueError("data holds no examples; evaluate needs at least one")
     batch_size = min(_check_int("batch_size", batch_size, 1), n)
-    out = _evaluate(params, batches.to_device(data, "data"), loss=loss, metrics=metrics,
-                    batch_size=batch_size)
+    out = _compiled_measure(params, batches.to_device(data, "data"), loss=loss, metrics=metrics,
+                            batch_size=batch_size)
     return {k: float(v) for k, v in out.items()}
+
+
+class FitResult(NamedTuple):
+    """What `fit` returns: the trained params, the history, and the optimizer state (pass it
+    back as `opt_state=` to continue training)."""
+
+    params: Params
+    history: History
+    opt_state: Any
+
+
+DIVERGENCE = ("warn", "stop")
 
 
 def fit(loss: LossFn, params: Params, optimizer: optax.GradientTransformation,
         train: batches.Dataset, val: batches.Dataset | None = None, *, epochs: int,
         batch_size: int, key: Array, metrics: MetricsFn | None = None,
         eval_batch_size: int | None = None, board=None, progress: bool = True,
-        opt_state: Any = None, mesh: Mesh | None = None, checkpoint_dir: str | Path | None = None,
-        resume: bool | str = False) -> tuple[Params, History]:
-    """Train `params` by `optimizer` on minibatches of `train`; returns (params, history).
+        opt_state: Any = None, stacked: bool = False, mesh: Mesh | None = None,
+        checkpoint_dir: str | Path | None = None, resume: bool | str = False,
+        on_divergence: str = "warn") -> FitResult:
+    """Train `params` with `optimizer` on minibatches of `train`; returns
+    `FitResult(params, history, opt_state)`.
 
-    loss(params, batch) -> scalar mean over the batch; a batch is `train` indexed on its leading
-    axis, and must be a mean of per-example terms (plus any parameter-only term, e.g. a weight
-    penalty): examples must not interact. Each epoch's order is
-    `batches.epoch_permutation(fold_in(key, epoch), n)`; the last partial batch is a step of its
-    own. history: `train_loss` (epochs,), `batch_loss` (epochs, batches), `epoch_seconds`, and
+    loss(params, batch) -> scalar mean over the batch, where a batch is `train` indexed on its
+    leading axis (e.g. `(X[idx], y[idx])`). Epoch e visits the examples in the order drawn from
+    `fold_in(key, e)`; its last minibatch holds the remainder. history (numpy arrays):
+    `train_loss` (epochs,), `batch_loss` (epochs, minibatches), `epoch_seconds` (epochs,), and
     with `val`: `val_loss` and `val_<name>` for each entry of `metrics(params, batch)`.
-    Validation runs in order, in batches of `eval_batch_size` (default: the largest divisor of
-    the validation size up to 2048). `board` (a ProgressBoard) is fed once per epoch;
-    `progress=False` hides the bar; `opt_state` resumes an optimizer's state.
-    `mesh` (a jax.sharding.Mesh with a "data" axis dividing `batch_size`) splits every batch
-    over that axis with params and data replicated; XLA reduces the gradients.
-    `checkpoint_dir` saves a checkpoint (params, optimizer state, epoch, key, history) after
-    every epoch; `resume=True` continues from the newest readable one there (an error if there
-    is none), `resume="auto"` when there is one; resuming gives the same bits as not stopping.
-    """
-    epochs, batch_size, n = _check_run(epochs, batch_size, train)
-    key = _check_key(key)
-    if not isinstance(optimizer, optax.GradientTransformation):
-        raise ValueError("optimizer must be an optax.GradientTransformation, got "
-                         f"{type(optimizer).__name__}")
-    replicated = None
-    if mesh is not None:
-        mesh = _check_mesh(mesh, batch_size)
-        replicated = NamedSharding(mesh, PartitionSpec())
-        loss = _split_batch(loss, mesh)
-        metrics = None if metrics is None else _split_batch(metrics, mesh)
-    train, val, eval_batch_size = _place_data(train, val, batch_size, eval_batch_size,
-                                              replicated)
-    if opt_state is None:
-        opt_state = optimizer.init(params)
 
-    run_config = {"batch_size": batch_size, "num_train": n}
+    eval_batch_size: validation batch (default: the largest divisor of the validation size up
+    to 2048). board: a ProgressBoard fed once per epoch. progress=False hides the bar.
+    opt_state: the optimizer state to continue from (e.g. a previous FitResult's).
+    stacked: params (and opt_state) hold a stack of models along a leading axis, trained at
+    once with `vmap`; `key` is one key or one per model (see `jaxhw.sweep.fit_many`).
+    mesh: a jax.sharding.Mesh with a "data" axis dividing batch_size; each batch is split over
+    it, params replicated, and XLA reduces the gradients.
+    checkpoint_dir: save params, optimizer state, key and history after every epoch;
+    resume=True continues from the newest readable checkpoint there (`epochs` is the total),
+    "auto" when there is one. on_divergence: when the training loss turns non-finite or rises
+    above 10x its first minibatch's, "warn" (and go on while any model still has a finite loss)
+    or "stop" (warn and return what there is).
+    """
+    epochs = _check_int("epochs", epochs, 0)
+    batch_size = _check_int("batch_size", batch_size, 1)
+    n = batches.num_examples(train, "train")
+    if not n or batch_size > n:
+        raise ValueError(f"batch_size ({batch_size}) is larger than the training data ({n})")
+    check_optimizer(optimizer)
+    if on_divergence not in DIVERGENCE:
+        raise ValueError(f"on_divergence must be one of {DIVERGENCE}, got {on_divergence!r}")
+    models = num_models(params) if stacked else None
+    key = _check_key(key, models)
+    opt_state = _check_opt_state(opt_state, optimizer, params, stacked)
+    replicated = batch_sharding = None
+    if mesh is not None:
+        mesh = data_mesh(mesh, batch_size)
+        replicated = NamedSharding(mesh, PartitionSpec())
+        batch_sharding = NamedSharding(mesh, PartitionSpec(DATA_AXIS))
+    train = batches.to_device(train, "train", replicated)
+    if val is not None:
+        n_val = batches.num_examples(val, "val")
+        if not n_val:
+            raise ValueError("val holds no examples; pass val=None to train without validation")
+        val = batches.to_device(val, "val", replicated)
+        eval_batch_size = (default_eval_batch_size(n_val, batch_size) if eval_batch_size is None
+                           else min(_check_int("eval_batch_size", eval_batch_size, 1), n_val))
+
+    run_config = {"batch_size": batch_size, "num_train": n, "num_models": models or 0}
     first_epoch, params, opt_state, history = checkpoint.start_state(
         checkpoint_dir, resume, epochs, params=params, opt_state=opt_state, key=key,
         config=run_config)
     if replicated is not None:
         params, opt_state = jax.device_put((params, opt_state), replicated)
+    static = {"loss": loss, "optimizer": optimizer, "metrics": metrics,
+              "batch_size": batch_size, "eval_batch_size": eval_batch_size,
+              "batch_sharding": batch_sharding}
+    if stacked:
+        static["key_per_model"] = bool(key.ndim)
+    run_epoch = compiled_stacked_epoch if stacked else compiled_epoch
+    start_params = params
+    warned = diverged(history)
     from tqdm.auto import tqdm
 
     bar = tqdm(range(first_epoch, epochs), desc="fit", unit="epoch", delay=2.0,
                disable=not progress, leave=False, initial=first_epoch, total=epochs)
-    for epoch in bar:
+    for index in bar:
         start = time.perf_counter()
-        params, opt_state, losses, val_out = _epoch(
-            params, opt_state, train, val, key, epoch, loss=loss,
-            optimizer=optimizer, metrics=metrics, batch_size=batch_size,
-            eval_batch_size=eval_batch_size)
-        losses, val_out = jax.device_get((losses, val_out))  # the one host sync of the epoch
-        seconds = time.perf_counter() - start
-        train_loss = float(_mean_train_loss(losses, n, batch_size))
-        if not math.isfinite(train_loss) or (val_out and not all(map(math.isfinite, map(
-                float, val_out.values())))):
-            raise ValueError(f"loss became non-finite in epoch {epoch + 1} (train loss "
-                             f"{train_loss}, val {val_out}); lower the learning rate or check "
-                             "the loss function and data")
-        history["train_loss"].append(train_loss)
+        params, opt_state, losses, val_means = run_epoch(params, opt_state, train, val, key,
+                                                         index, **static)
+        losses, val_means = jax.device_get((losses, val_means))  # the epoch's one host sync
+        history["epoch_seconds"].append(time.perf_counter() - start)
+        history["train_loss"].append(example_weighted_mean(losses, n, batch_size))
         history["batch_loss"].append(losses)
-        history["epoch_seconds"].append(seconds)
-        for name, value in (val_out or {}).items():
-            history.setdefault(f"val_{name}", []).append(float(value))
-        bar.set_postfix({k: f"{v[-1]:.4g}" for k, v in history.items()
-                         if k not in ("batch_loss", "epoch_seconds")}, refresh=False)
+        for name, value in (val_means or {}).items():
+            history.setdefault(f"val_{name}", []).append(value)
+        bar.set_postfix({k: f"{np.min(v[-1]):.4g}" for k, v in history.items()
+                         if k in ("train_loss", "val_loss", "val_acc")}, refresh=False)
         if checkpoint_dir is not None:
-            checkpoint.save_run(checkpoint_dir, epoch + 1, params=params, opt_state=opt_state,
+            checkpoint.save_run(checkpoint_dir, index + 1, params=params, opt_state=opt_state,
                                 key=key, history=history, config=run_config)
-        if board is not None:
-            _draw_epoch(board, epoch, losses, val_out)
+        if board is not None and not stacked:
+            draw_epoch(board, index, losses, val_means)
+        train_loss = history["train_loss"][-1]
+        if not np.all(np.isfinite(train_loss)):
+            check_labels(loss, jax.tree.map(lambda a: a[0], start_params) if stacked
+                         else start_params, train)
+        now = diverged(history)
+        if np.any(now & ~warned):
+            warnings.warn(divergence_message(index, history, now & ~warned, opt_state),
+                          RuntimeWarning, stacklevel=2)
+        warned = now
+        if (now.any() and on_divergence == "stop") or not np.isfinite(train_loss).any():
+            break  # (with "warn", training goes on while any model's loss is finite)
     bar.close()
-    out = {k: np.asarray(v) for k, v in history.items()}
-    if not epochs:
-        out["batch_loss"] = np.zeros((0, -(-n // batch_size)), np.float32)
-    return params, out
+    return FitResult(params, _as_arrays(history, stacked, n, batch_size), opt_state)
 
 
-def _draw_epoch(board, epoch: int, losses: np.ndarray, val_out: Mapping | None) -> None:
+# ----------------------------------------------------------------------------- divergence
+RISE = 10.0
+
+
+def diverged(history: Mapping[str, list]) -> np.ndarray:
+    """Per model (or a 0-d bool): has the training loss been non-finite, or above RISE times
+    the run's first minibatch loss, in any epoch so far?"""
+    if not history["train_loss"]:
+        return np.zeros((), bool)
+    first = np.abs(np.asarray(history["batch_loss"][0])[..., 0])
+    losses = np.stack([np.asarray(v) for v in history["train_loss"]])
+    return np.any(~np.isfinite(losses) | (losses > RISE * first), axis=0)
+
+
+def divergence_message(index: int, history: Mapping[str, list], new: np.ndarray,
+                       opt_state: Any) -> str:
+    """The warning for models that diverged in epoch `index`: losses and learning rates."""
+    def listed(values: Any) -> str:
+        return ", ".join(f"{v:.4g}" for v in np.ravel(values))
+
+    first = np.asarray(history["batch_loss"][0])[..., 0]
+    loss = np.asarray(history["train_loss"][-1])
+    rates = learning_rates(opt_state)
+    which = f"model(s) {np.flatnonzero(new).tolist()}: " if new.ndim else ""
+    if new.ndim:
+        first, loss = first[new], loss[new]
+        rates = None if rates is None else np.broadcast_to(rates, new.shape)[new]
+    rate = "" if rates is None else f" at learning rate {listed(rates)}"
+    return (f"{which}training diverged in epoch {index + 1}{rate}: train loss {listed(loss)}, "
+            f"first minibatch loss {listed(first)} (non-finite, or more than {RISE:g}x); lower "
+            "the learning rate, or check the loss and the data")
+
+
+def learning_rates(opt_state: Any) -> np.ndarray | None:
+    """The learning rate(s) an optimizer state holds (from optax.inject_hyperparams), or None."""
+    hyper = getattr(opt_state, "hyperparams", None)
+    if isinstance(hyper, Mapping) and "learning_rate" in hyper:
+        return np.asarray(jax.device_get(hyper["learning_rate"]))
+    if isinstance(opt_state, tuple | list):  # e.g. the states of an optax.chain
+        for inner in opt_state:
+            found = learning_rates(inner)
+            if found is not None:
+                return found
+    return None
+
+
+def check_labels(loss: LossFn, params: Params, train: batches.Dataset) -> None:
+    """After a non-finite training loss: ValueError if some integer label alone gives a
+    non-finite loss at the starting params (e.g. a class outside [0, q)): a data error."""
+    if not (isinstance(train, tuple | list) and len(train) == 2):
+        return
+    X, y = train
+    labels = np.asarray(jax.device_get(y))
+    if labels.ndim != 1 or not np.issubdtype(labels.dtype, np.integer):
+        return
+    values, where = np.unique(labels, return_index=True)
+    per_example = jax.vmap(lambda x, t: loss(params, (x[None], t[None])))
+    finite = np.isfinite(np.asarray(per_example(jnp.asarray(X)[where], jnp.asarray(y)[where])))
+    if not finite.all():
+        bad = values[~finite]
+        raise ValueError(f"train: label(s) {bad.tolist()} give a non-finite loss even at the "
+                         "starting parameters; for a classifier, labels must lie in [0, number "
+                         f"of classes) (train y holds values in [{labels.min()}, "
+                         f"{labels.max()}]). Fix the labels; the learning rate is not the cause")
+
+
+def example_weighted_mean(losses: np.ndarray, n: int, batch_size: int) -> np.ndarray:
+    """Mean of minibatch losses (last axis) weighted by their sizes: the last one may be smaller."""
+    sizes = np.full(losses.shape[-1], batch_size, np.float64)
+    sizes[-1] = n - batch_size * (losses.shape[-1] - 1)
+    return np.sum(losses * sizes, axis=-1) / n
+
+
+def _as_arrays(history: dict[str, list], stacked: bool, n: int, batch_size: int) -> History:
+    """Per-epoch lists as arrays, epochs first; for a stack of models, models first."""
+    out = {"epoch_seconds": np.asarray(history["epoch_seconds"], np.float64)}
+    for name, values in history.items():
+        if name == "epoch_seconds":
+            continue
+        if not values:  # zero epochs
+            batches_per_epoch = -(-n // batch_size) if name == "batch_loss" else None
+            out[name] = np.zeros((0,) if batches_per_epoch is None else (0, batches_per_epoch),
+                                 np.float32)
+            continue
+        stacked_values = np.stack([np.asarray(v) for v in values])
+        out[name] = np.moveaxis(stacked_values, 0, 1) if stacked else stacked_values
+    return out
+
+
+def draw_epoch(board, epoch: int, losses: np.ndarray, val_means: Mapping | None) -> None:
     """Feed one epoch to a ProgressBoard as d2l does: train loss twice per epoch, val once."""
     num = losses.shape[0]
     every = max(1, num // 2)
     for i, value in enumerate(losses):
         board.draw(epoch + (i + 1) / num, float(value), "train_loss", every_n=every)
-    for name, value in (val_out or {}).items():
+    for name, value in (val_means or {}).items():
         board.draw(epoch + 1, float(value), f"val_{name}")

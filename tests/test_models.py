@@ -11,9 +11,10 @@ import numpy as np
 import pytest
 
 from jaxhw import optim, train
-from jaxhw.models import mlp, softmax_regression
-from jaxhw.models.checks import check_classification_data, flatten_images
+from jaxhw.models import concise_mlp, linear, mlp, softmax_regression
+from jaxhw.models.checks import check_classification_data
 from jaxhw.nn import losses
+from jaxhw.nn.images import flatten_images
 
 IMAGE_SHAPE = (28, 28, 1)
 
@@ -70,12 +71,12 @@ def test_scratch_mlp_init_and_apply():
 
 
 def test_concise_mlp_is_the_same_function_of_its_params():
-    params = mlp.concise_init(jax.random.key(3))
+    params = concise_mlp.init(jax.random.key(3))
     shapes = jax.tree.map(jnp.shape, params)
     assert shapes == {"params": {"hidden": {"kernel": (784, 256), "bias": (256,)},
                                  "output": {"kernel": (256, 10), "bias": (10,)}}}
     X = _images(6)
-    logits = jax.jit(mlp.concise_apply)(params, X)
+    logits = jax.jit(concise_mlp.apply)(params, X)
     chex.assert_shape(logits, (6, 10))
     chex.assert_type(logits, jnp.float32)
     p = params["params"]
@@ -85,8 +86,8 @@ def test_concise_mlp_is_the_same_function_of_its_params():
 
 
 def test_concise_mlp_sizes_come_from_its_params():
-    params = mlp.concise_init(jax.random.key(4), num_inputs=2, num_hiddens=5, num_outputs=3)
-    chex.assert_shape(mlp.concise_apply(params, np.zeros((7, 2), np.float32)), (7, 3))
+    params = concise_mlp.init(jax.random.key(4), num_inputs=2, num_hiddens=5, num_outputs=3)
+    chex.assert_shape(concise_mlp.apply(params, np.zeros((7, 2), np.float32)), (7, 3))
 
 
 # ----------------------------------------------------------------------------- training
@@ -95,7 +96,7 @@ def test_classifiers_learn_blobs_through_fit(model):
     init, apply = {
         "softmax_regression": (softmax_regression.init, softmax_regression.apply),
         "scratch_mlp": (mlp.init, mlp.apply),
-        "concise_mlp": (mlp.concise_init, mlp.concise_apply),
+        "concise_mlp": (concise_mlp.init, concise_mlp.apply),
     }[model]
     kwargs = {"num_inputs": 2, "num_outputs": 3}
     if model != "softmax_regression":
@@ -109,9 +110,9 @@ def test_classifiers_learn_blobs_through_fit(model):
     loss = train.supervised_loss(apply, losses.cross_entropy)
     metrics = train.classification_metrics(apply)
     before = train.evaluate(loss, params, val_data, metrics=metrics)
-    params, history = train.fit(loss, params, optim.sgd(0.5), train_data, val_data, epochs=5,
-                                batch_size=64, key=jax.random.key(6), metrics=metrics,
-                                progress=False)
+    params, history, _ = train.fit(loss, params, optim.sgd(0.5), train_data, val_data,
+                                   epochs=5, batch_size=64, key=jax.random.key(6),
+                                   metrics=metrics, progress=False)
     assert history["val_acc"][-1] >= 0.95
     assert history["val_loss"][-1] < 0.5 * before["loss"]
     assert history["train_loss"][-1] < history["train_loss"][0]
@@ -183,3 +184,46 @@ def test_apply_rejects_integer_images_other_than_uint8():
         jax.jit(softmax_regression.apply)(params, jnp.zeros((2, 28, 28), jnp.int32))
     chex.assert_trees_all_close(flatten_images(jnp.full((1, 4), 255, jnp.uint8), 4),
                                 flatten_images(jnp.ones((1, 4), jnp.float32), 4))
+
+
+def test_linear_apply_names_a_wrong_feature_count():
+    params = linear.init(jax.random.key(0), 2)
+    with pytest.raises(ValueError, match=r"X must have shape \(n, 2\) for these weights, got "
+                                         r"\(4, 3\)"):
+        linear.apply(params, jnp.zeros((4, 3)))
+
+
+@pytest.mark.parametrize("init, kwargs, match", [
+    (linear.init, {"num_inputs": 2.5}, "num_inputs must be an integer >= 1, got 2.5"),
+    (softmax_regression.init, {"num_outputs": 0}, "num_outputs must be an integer >= 1, got 0"),
+    (mlp.init, {"num_hiddens": (64, 0)}, r"num_hiddens\[0\] and num_hiddens\[1\] must be "
+                                         "integers >= 1, got 64, 0"),
+    (mlp.init, {"num_hiddens": ()}, "num_hiddens must be a width or a non-empty sequence"),
+    (concise_mlp.init, {"num_hiddens": -1}, "num_hiddens must be an integer >= 1"),
+])
+def test_init_names_a_bad_size(init, kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        init(jax.random.key(0), **kwargs)
+
+
+@pytest.mark.parametrize("init", [linear.init, softmax_regression.init, mlp.init,
+                                  concise_mlp.init])
+def test_init_names_a_key_that_is_not_a_prng_key(init):
+    args = (2,) if init is linear.init else ()
+    with pytest.raises(ValueError, match=r"key must be a PRNG key from jax.random.key\(seed\), "
+                                         "got int"):
+        init(3, *args)
+
+
+def test_mlp_with_two_hidden_layers():
+    params = mlp.init(jax.random.key(8), num_hiddens=[64, 32])
+    assert {k: v.shape for k, v in params.items()} == {
+        "W1": (784, 64), "b1": (64,), "W2": (64, 32), "b2": (32,), "W3": (32, 10), "b3": (10,)}
+    X = _images(3)
+    P = {k: np.asarray(v, np.float64) for k, v in params.items()}
+    H = np.maximum(X.reshape(3, 784) / 255.0 @ P["W1"] + P["b1"], 0)
+    H = np.maximum(H @ P["W2"] + P["b2"], 0)
+    np.testing.assert_allclose(jax.jit(mlp.apply)(params, X), H @ P["W3"] + P["b3"], rtol=1e-4,
+                               atol=1e-6)
+    one = mlp.init(jax.random.key(8))  # one hidden layer: the book's draws, as before
+    assert sorted(one) == ["W1", "W2", "b1", "b2"]

@@ -17,7 +17,7 @@ seed, out = int(sys.argv[1]), sys.argv[2]
 init_key, data_key, fit_key = jax.random.split(jax.random.key(seed), 3)
 X = np.asarray(jax.random.normal(data_key, (4500, 8)))
 y = ((X[:, 0] > 0).astype(np.int32) + (X[:, 1] * X[:, 2] > 0)).astype(np.int32)
-params, hist = train.fit(
+params, hist, _ = train.fit(
     train.supervised_loss(mlp.apply, cross_entropy), mlp.init(init_key, 8, 32, 3, sigma=0.3),
     optax.adam(0.01), (X[:4200], y[:4200]), (X[4200:], y[4200:]), epochs=2, batch_size=64,
     key=fit_key, metrics=train.classification_metrics(mlp.apply), progress=False)

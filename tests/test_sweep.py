@@ -6,13 +6,14 @@ import numpy as np
 import optax
 import pytest
 
-from jaxhw import optim, sweep, train
+from jaxhw import sweep, train
 from jaxhw.models import mlp
 from jaxhw.nn.losses import cross_entropy
 
 LOSS = train.supervised_loss(mlp.apply, cross_entropy)
 METRICS = train.classification_metrics(mlp.apply)
 LRS = [0.05, 0.2, 0.5]
+OPT = optax.inject_hyperparams(optax.sgd)(learning_rate=0.1)  # the rate lives in the state
 KW = {"epochs": 3, "batch_size": 24, "metrics": METRICS, "progress": False}
 
 
@@ -36,20 +37,16 @@ def _model(tree, i):
 @pytest.fixture(scope="module")
 def lr_sweep(data):
     params = _init(jax.random.key(0))
-    many, hist = sweep.fit_many(LOSS, sweep.replicate(params, len(LRS)), optax.sgd, *data,
-                                keys=jax.random.key(1), learning_rates=LRS, **KW)
+    many, hist, _ = sweep.fit_many(LOSS, sweep.replicate(params, len(LRS)), OPT, *data,
+                                   keys=jax.random.key(1), learning_rates=LRS, **KW)
     return params, many, hist
 
 
 def test_learning_rate_sweep_equals_fit_per_rate(data, lr_sweep):
     params, many, hist = lr_sweep
     assert hist["val_acc"].shape == (3, 3) and hist["batch_loss"].shape == (3, 3, 7)
-    # One compiled fit for all three rates: the rate lives in the optimizer state.
-    opt = optax.inject_hyperparams(optax.sgd)(learning_rate=0.1)
     for i, lr in enumerate(LRS):
-        state = opt.init(params)
-        state.hyperparams["learning_rate"] = np.float32(lr)
-        alone, h = train.fit(LOSS, params, opt, *data, key=jax.random.key(1), opt_state=state, **KW)
+        alone, h, _ = train.fit(LOSS, params, optax.sgd(lr), *data, key=jax.random.key(1), **KW)
         chex.assert_trees_all_close(_model(many, i), alone, atol=1e-5, rtol=0)
         for name in ("train_loss", "val_loss", "val_acc", "batch_loss"):
             np.testing.assert_allclose(hist[name][i], h[name], atol=1e-5, rtol=0)
@@ -60,13 +57,15 @@ def test_learning_rate_sweep_equals_fit_per_rate(data, lr_sweep):
 
 
 def test_another_grid_reuses_the_compiled_epoch(data, lr_sweep):
+    # The rates are data (in the optimizer state), so a new grid traces nothing new: one
+    # compile traces the loss 4 times (scanned and last step, validation batches and rest).
     params, many, _ = lr_sweep
-    before = sweep._epoch_many._cache_size()
-    again, _ = sweep.fit_many(LOSS, sweep.replicate(params, 3), optax.sgd, *data,
-                              keys=jax.random.key(1), learning_rates=LRS, **KW)
-    other, _ = sweep.fit_many(LOSS, sweep.replicate(params, 3), optax.sgd, *data,
-                              keys=jax.random.key(1), learning_rates=[0.5, 0.2, 0.05], **KW)
-    assert sweep._epoch_many._cache_size() == before
+    loss = chex.assert_max_traces(LOSS, n=4)
+    start = sweep.replicate(params, 3)
+    again, _, _ = sweep.fit_many(loss, start, OPT, *data, keys=jax.random.key(1),
+                                 learning_rates=LRS, **KW)
+    other, _, _ = sweep.fit_many(loss, start, OPT, *data, keys=jax.random.key(1),
+                                 learning_rates=[0.5, 0.2, 0.05], **KW)
     chex.assert_trees_all_equal(again, many)
     chex.assert_trees_all_close(_model(other, 0), _model(many, 2), atol=1e-6, rtol=0)
 
@@ -75,9 +74,9 @@ def test_seeds_with_adam_equal_fit_per_seed(data):
     keys = jax.random.split(jax.random.key(2), 4)
     params = jax.vmap(_init)(keys)
     opt = optax.adam(0.02)
-    many, hist = sweep.fit_many(LOSS, params, opt, *data, keys=keys, **KW)
+    many, hist, _ = sweep.fit_many(LOSS, params, opt, *data, keys=keys, **KW)
     for i in (0, 3):
-        alone, h = train.fit(LOSS, _model(params, i), opt, *data, key=keys[i], **KW)
+        alone, h, _ = train.fit(LOSS, _model(params, i), opt, *data, key=keys[i], **KW)
         chex.assert_trees_all_close(_model(many, i), alone, atol=1e-5, rtol=0)
         np.testing.assert_allclose(hist["val_acc"][i], h["val_acc"], atol=1e-5, rtol=0)
     assert not np.allclose(hist["batch_loss"][0], hist["batch_loss"][1])  # own batches each
@@ -86,10 +85,10 @@ def test_seeds_with_adam_equal_fit_per_seed(data):
 
 def test_diverging_model_warns_and_the_others_train_on(data):
     params = sweep.replicate(_init(jax.random.key(0)), 2)
-    with pytest.warns(RuntimeWarning, match=r"model\(s\) \[1\] \(learning rates 1e\+30\): "
-                                            "loss became non-finite in epoch 1"):
-        _, hist = sweep.fit_many(LOSS, params, optax.sgd, *data, keys=jax.random.key(1),
-                                 learning_rates=[0.5, 1e30], **{**KW, "epochs": 2})
+    with pytest.warns(RuntimeWarning, match=r"model\(s\) \[1\]: training diverged in epoch 1 at "
+                                            r"learning rate 1e\+30: train loss nan"):
+        _, hist, _ = sweep.fit_many(LOSS, params, OPT, *data, keys=jax.random.key(1),
+                                    learning_rates=[0.5, 1e30], **{**KW, "epochs": 2})
     assert np.all(np.isfinite(hist["train_loss"][0])) and not np.isfinite(hist["val_loss"][1, -1])
 
 
@@ -97,9 +96,9 @@ def test_checkpoint_resume_equals_uninterrupted(data, lr_sweep, tmp_path):
     params, many, hist = lr_sweep
     start = sweep.replicate(params, 3)
     kw = {**KW, "keys": jax.random.key(1), "learning_rates": LRS}
-    sweep.fit_many(LOSS, start, optax.sgd, *data, **{**kw, "epochs": 2}, checkpoint_dir=tmp_path)
-    resumed, h = sweep.fit_many(LOSS, start, optax.sgd, *data, **kw, checkpoint_dir=tmp_path,
-                                resume=True)
+    sweep.fit_many(LOSS, start, OPT, *data, **{**kw, "epochs": 2}, checkpoint_dir=tmp_path)
+    resumed, h, _ = sweep.fit_many(LOSS, start, OPT, *data, **kw, checkpoint_dir=tmp_path,
+                                   resume=True)
     chex.assert_trees_all_equal(resumed, many)
     np.testing.assert_array_equal(h["batch_loss"], hist["batch_loss"])
     np.testing.assert_array_equal(h["val_acc"], hist["val_acc"])
@@ -116,22 +115,21 @@ def test_checkpoint_resume_equals_uninterrupted(data, lr_sweep, tmp_path):
 def test_bad_learning_rate_grid(data, grid, match):
     params = sweep.replicate(_init(jax.random.key(0)), 3)
     with pytest.raises(ValueError, match=match):
-        sweep.fit_many(LOSS, params, optax.sgd, *data, keys=jax.random.key(1),
+        sweep.fit_many(LOSS, params, OPT, *data, keys=jax.random.key(1),
                        learning_rates=grid, **KW)
 
 
 @pytest.mark.parametrize("kwargs, match", [
     ({"learning_rates": [0.1, 0.2]}, "learning_rates has 2 values but params stack 3 models"),
-    ({"optimizer": optax.sgd(0.1)}, "with learning_rates, optimizer must be a function"),
-    ({"learning_rates": None}, "optimizer must be an optax.GradientTransformation"),
-    ({"optimizer": optim.sgd}, r"optimizer\(lr\) must accept a traced learning rate .* "
-                               "learning_rate must be a positive finite number"),
+    ({"optimizer": optax.sgd(0.1)}, "with learning_rates, the optimizer must keep its learning "
+                                    r"rate in its state: build it with optax.inject_hyperparams"),
+    ({"optimizer": optax.sgd}, "optimizer must be an optax.GradientTransformation"),
     ({"keys": jax.random.split(jax.random.key(0), 2)}, r"one key or 3 keys .* shape \(2,\)"),
-    ({"keys": 0}, "keys must be jax.random.key"),
+    ({"keys": 0}, r"key \(fit_many's keys\) must be a PRNG key from jax.random.key"),
     ({"params": {"w": np.zeros((3, 2)), "b": np.zeros(2)}}, "leading model axis"),
 ])
 def test_bad_arguments(data, kwargs, match):
-    args = {"params": sweep.replicate(_init(jax.random.key(0)), 3), "optimizer": optax.sgd,
+    args = {"params": sweep.replicate(_init(jax.random.key(0)), 3), "optimizer": OPT,
             "keys": jax.random.key(1), "learning_rates": LRS, **KW, **kwargs}
     with pytest.raises(ValueError, match=match):
         sweep.fit_many(LOSS, args.pop("params"), args.pop("optimizer"), *data, **args)

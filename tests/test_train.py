@@ -10,7 +10,7 @@ import pytest
 from jaxhw import optim, train
 from jaxhw.data import batches
 from jaxhw.data.synthetic import synthetic_regression
-from jaxhw.models import linear, softmax_regression
+from jaxhw.models import linear, mlp
 from jaxhw.nn.losses import cross_entropy, squared_loss
 
 LOSS = train.supervised_loss(linear.apply, squared_loss)
@@ -30,7 +30,7 @@ def _fit(data, optimizer=None, params=None, **kw):
 
 
 def test_history_shapes_and_decreasing_loss(data):
-    params, hist = _fit(data)
+    params, hist, _ = _fit(data)
     chex.assert_shape(params["w"], (2, 1))
     chex.assert_type(params["w"], jnp.float32)
     assert set(hist) == {"train_loss", "batch_loss", "epoch_seconds", "val_loss"}
@@ -43,7 +43,7 @@ def test_history_shapes_and_decreasing_loss(data):
 def test_book_hyperparameters_reach_the_books_error(data):
     # The book (3.4, lr 0.03, batch 32, 3 epochs) prints errors of about 0.1-0.2: 96 SGD steps
     # shrink the initial error by about (1 - 0.03)^96 ~ 0.05 only.
-    params, _ = _fit(data)
+    params, _, _ = _fit(data)
     w_err = TRUE_W - params["w"][:, 0]
     b_err = TRUE_B - params["b"][0]
     assert np.all(np.abs(w_err) < 0.3) and abs(b_err) < 0.35
@@ -51,21 +51,21 @@ def test_book_hyperparameters_reach_the_books_error(data):
 
 def test_converges_below_0_05(data):
     # The first edition's batch size 10 (300 steps in 3 epochs) gets the errors below 0.05.
-    params, hist = _fit(data, batch_size=10)
+    params, hist, _ = _fit(data, batch_size=10)
     np.testing.assert_allclose(params["w"][:, 0], TRUE_W, atol=0.05)
     np.testing.assert_allclose(params["b"][0], TRUE_B, atol=0.05)
     assert hist["val_loss"][-1] < 1e-3
 
 
 def test_train_loss_is_example_weighted_mean_of_batch_losses(data):
-    _, hist = _fit(data, epochs=1)
+    _, hist, _ = _fit(data, epochs=1)
     losses = hist["batch_loss"][0]
     sizes = np.array([32] * 31 + [8])
     np.testing.assert_allclose(hist["train_loss"][0], np.sum(losses * sizes) / 1000, rtol=1e-6)
 
 
 def test_val_loss_equals_evaluate(data):
-    params, hist = _fit(data, epochs=1)
+    params, hist, _ = _fit(data, epochs=1)
     ev = train.evaluate(LOSS, params, data[1], batch_size=300)
     full = float(LOSS(params, data[1]))
     np.testing.assert_allclose(hist["val_loss"][0], full, rtol=1e-5)
@@ -73,25 +73,31 @@ def test_val_loss_equals_evaluate(data):
 
 
 def test_same_seed_bitwise_identical(data):
-    a, ha = _fit(data)
-    b, hb = _fit(data)
+    a, ha, _ = _fit(data)
+    b, hb, _ = _fit(data)
     chex.assert_trees_all_equal(a, b)
     np.testing.assert_array_equal(ha["batch_loss"], hb["batch_loss"])
-    c, _ = _fit(data, key=jax.random.key(3))
+    c, _, _ = _fit(data, key=jax.random.key(3))
     assert not np.array_equal(a["w"], c["w"])
 
 
 def test_no_recompile_on_second_fit(data):
-    _fit(data, epochs=1)
-    before = train._epoch._cache_size()
-    _fit(data, epochs=2, key=jax.random.key(7))
-    assert train._epoch._cache_size() == before
+    # One compile traces the loss 4 times: the scanned step, the smaller last step, the scanned
+    # validation batches and the validation remainder. A second fit with the same loss and
+    # optimizer objects and shapes must reuse the compiled epoch: no more traces.
+    tr, va = data
+    loss = chex.assert_max_traces(LOSS, n=4)
+    optimizer = optim.sgd(0.03)
+    kw = {"batch_size": 32, "progress": False, "eval_batch_size": 300}
+    params = linear.init(jax.random.key(1), 2)
+    train.fit(loss, params, optimizer, tr, va, epochs=1, key=jax.random.key(2), **kw)
+    train.fit(loss, params, optimizer, tr, va, epochs=2, key=jax.random.key(7), **kw)
 
 
 def test_any_optax_optimizer_and_zero_epochs(data):
-    params, hist = _fit(data, optimizer=optax.adam(0.1), epochs=5)
+    params, hist, _ = _fit(data, optimizer=optax.adam(0.1), epochs=5)
     assert hist["val_loss"][-1] < hist["val_loss"][0]
-    same, hist0 = _fit(data, epochs=0, params=params)
+    same, hist0, _ = _fit(data, epochs=0, params=params)
     chex.assert_trees_all_equal(same, params)
     assert hist0["train_loss"].shape == (0,)
 
@@ -135,9 +141,12 @@ def test_mismatched_lengths(data):
                   (val[0][:5], val[1]), epochs=1, batch_size=8, key=jax.random.key(0))
 
 
-def test_non_finite_loss_names_the_epoch(data):
-    with pytest.raises(ValueError, match="non-finite in epoch 1"):
-        _fit(data, optimizer=optim.sgd(1e6))
+def test_non_finite_loss_warns_naming_the_epoch_and_stops(data):
+    with pytest.warns(RuntimeWarning, match="training diverged in epoch 1: train loss nan"):
+        params, hist, _ = _fit(data, optimizer=optim.sgd(1e6))
+    assert hist["train_loss"].shape == (1,)  # nothing left to learn: stopped after epoch 1
+    assert not np.isfinite(hist["train_loss"][0])
+    chex.assert_shape(params["w"], (2, 1))
 
 
 def test_optimizer_must_be_optax(data):
@@ -146,60 +155,146 @@ def test_optimizer_must_be_optax(data):
 
 
 def test_progress_bar_runs(data, capsys):
-    _, hist = _fit(data, epochs=1, progress=True)
+    _, hist, _ = _fit(data, epochs=1, progress=True)
     assert math.isfinite(hist["train_loss"][0])
 
 
 def test_default_eval_batch_size():
-    assert train._default_eval_batch_size(10000, 256) == 2000
-    assert train._default_eval_batch_size(1000, 32) == 1000
-    assert train._default_eval_batch_size(10007, 256) == 256  # prime: remainder batch instead
-    assert train._default_eval_batch_size(100, 256) == 100
+    assert train.default_eval_batch_size(10000, 256) == 2000
+    assert train.default_eval_batch_size(1000, 32) == 1000
+    assert train.default_eval_batch_size(10007, 256) == 256  # prime: remainder batch instead
+    assert train.default_eval_batch_size(100, 256) == 100
 
 
-@pytest.mark.parametrize("in_scan", [True, False], ids=["partial-in-scan", "partial-own-step"])
 @pytest.mark.parametrize("optimizer", [optim.sgd(0.03), optax.adam(0.05)], ids=["sgd", "adam"])
-def test_epoch_equals_a_step_by_step_loop(data, optimizer, in_scan, monkeypatch):
-    # The partial batch (1000 = 31 x 32 + 8) runs inside the scan as two full batches (small
-    # models) or as its own step; the epoch must equal the book's loop either way: 31 steps,
-    # then one on the last 8 examples. A weight penalty (a parameter-only term of the loss)
-    # must come out once, as in the book.
-    monkeypatch.setattr(train, "PARTIAL_IN_SCAN_MAX_PARAMS", 10**9 if in_scan else 0)
-
+def test_epoch_equals_a_step_by_step_loop(data, optimizer):
+    # 1000 = 31 x 32 + 8: the epoch must equal the book's loop, 31 steps, then one on the last
+    # 8 examples. A weight penalty (a parameter-only term of the loss) must come out once.
     def penalized(params, batch):
         return LOSS(params, batch) + 0.1 * jnp.sum(params["w"] ** 2)
 
     tr, va = data
     params = linear.init(jax.random.key(1), 2)
     key = jax.random.key(2)
-    got, hist = train.fit(penalized, params, optimizer, tr, va, epochs=2, batch_size=32,
-                          key=key, progress=False)
+    got, hist, _ = train.fit(penalized, params, optimizer, tr, va, epochs=2, batch_size=32,
+                             key=key, progress=False)
     want, opt_state, losses = params, optimizer.init(params), []
-    step = jax.jit(lambda c, b: train._train_step(penalized, optimizer, c, b))
+
+    @jax.jit
+    def step(params, opt_state, X, y):
+        value, grads = jax.value_and_grad(penalized)(params, (X, y))
+        updates, opt_state = optimizer.update(grads, opt_state, params)
+        return optax.apply_updates(params, updates), opt_state, value
+
     for epoch in range(2):
         order = np.asarray(batches.epoch_permutation(jax.random.fold_in(key, epoch), 1000))
         for start in range(0, 1000, 32):
             idx = order[start:start + 32]
-            (want, opt_state), value = step((want, opt_state), (tr[0][idx], tr[1][idx]))
+            want, opt_state, value = step(want, opt_state, tr[0][idx], tr[1][idx])
             losses.append(float(value))
+    # Float32 sums over at most 32 examples, in whichever order XLA adds them: a few ulps per
+    # step, compounded over 64 steps of a well-conditioned problem.
     chex.assert_trees_all_close(got, want, rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(hist["batch_loss"].ravel(), losses, rtol=1e-5, atol=1e-6)
 
 
-def test_compiled_epoch_uses_the_cpu_options():
-    # On the CPU the epoch is compiled without YNNPACK fusions (train.CPU_COMPILER_OPTIONS):
-    # XLA's Eigen matmuls are faster for thin products. Elsewhere nothing is passed.
+# ----------------------------------------------------------------------------- continuing, optax
+def test_fit_returns_the_optimizer_state_to_continue_from(data):
+    opt = optax.adam(0.05)
+    params, _, opt_state = _fit(data, optimizer=opt, epochs=2)
+    assert int(opt_state[0].count) == 2 * 32  # Adam counted every step: 31 full + 1 smaller
+    _, _, later = _fit(data, optimizer=opt, params=params, opt_state=opt_state, epochs=1)
+    assert int(later[0].count) == 3 * 32
+
+
+def test_the_loss_value_reaches_the_optimizer(data):
+    # reduce_on_plateau needs update(..., value=loss): fit passes each minibatch's loss.
+    opt = optax.chain(optax.sgd(0.03), optax.contrib.reduce_on_plateau(patience=2, factor=0.5))
+    _, hist, opt_state = _fit(data, optimizer=opt, epochs=2)
+    best = float(opt_state[1].best_value)
+    assert np.isfinite(best) and best <= hist["batch_loss"][0, 0]
+
+
+def test_opt_state_of_another_optimizer_is_refused(data):
+    with pytest.raises(ValueError, match=r"opt_state does not match this optimizer and params"):
+        _fit(data, opt_state=(1, 2))
+    params = linear.init(jax.random.key(1), 2)
+    with pytest.raises(ValueError, match="opt_state does not match"):
+        _fit(data, optimizer=optax.adam(0.1), opt_state=optax.sgd(0.1).init(params))
+
+
+# ----------------------------------------------------------------------------- bad input
+def test_a_dict_batch_says_supervised_loss_expects_a_pair(data):
+    (X, y), _ = data
+    with pytest.raises(ValueError, match=r"supervised_loss expects each batch as a pair \(X, y\)"
+                                         ".*got dict"):
+        train.fit(LOSS, linear.init(jax.random.key(0), 2), optim.sgd(0.1), {"X": X, "y": y},
+                  epochs=1, batch_size=8, key=jax.random.key(0), progress=False)
+
+
+def test_empty_validation_and_evaluation_data_are_refused(data):
+    (X, y), _ = data
+    with pytest.raises(ValueError, match="val holds no examples"):
+        train.fit(
+            LOSS, linear.init(jax.random.key(0), 2), optim.sgd(0.1), (X, y), (X[:0], y[:0]),
+            epochs=1, batch_size=8, key=jax.random.key(0), progress=False)
+    with pytest.raises(ValueError, match="data holds no examples"):
+        train.evaluate(LOSS, linear.init(jax.random.key(0), 2), (X[:0], y[:0]))
+
+
+def test_unknown_on_divergence_is_refused(data):
+    with pytest.raises(ValueError, match=r"on_divergence must be one of \('warn', 'stop'\)"):
+        _fit(data, on_divergence="ignore")
+
+
+@pytest.mark.parametrize("label", [10, -1])
+def test_a_bad_training_label_is_reported_as_a_label_not_a_learning_rate(label):
     rng = np.random.default_rng(0)
-    data = (rng.integers(0, 256, (300, 784), dtype=np.uint8),
-            rng.integers(0, 10, 300).astype(np.int32))
-    loss = train.supervised_loss(softmax_regression.apply, cross_entropy)
-    params = softmax_regression.init(jax.random.key(1))
-    opt = optim.sgd(0.1)
-    on_device = batches.to_device(data)
-    args = (params, opt.init(params), on_device, on_device, jax.random.key(2), 0)
-    kw = {"loss": loss, "optimizer": opt, "metrics": None, "batch_size": 256,
-          "eval_batch_size": 300}
-    text = train._epoch.lower(*args, **kw).compile().as_text()
-    plain = jax.jit(train._epoch_body, static_argnames=tuple(kw)).lower(*args, **kw)
-    assert "ynn_fusion" in plain.compile().as_text()  # the default that the option turns off
-    assert ("ynn_fusion" in text) == (jax.default_backend() != "cpu")
+    X = rng.normal(size=(120, 4)).astype(np.float32)
+    y = (X[:, 0] > 0).astype(np.int32) * 9
+    y[17] = label
+    loss = train.supervised_loss(mlp.apply, cross_entropy)
+    params = mlp.init(jax.random.key(0), 4, 8, 10, sigma=0.3)
+    with pytest.raises(ValueError, match=rf"train: label\(s\) \[{label}\] give a non-finite loss "
+                                         r"even at the starting parameters.*\[0, number of "
+                                         "classes\\).*the learning rate is not the cause"):
+        train.fit(loss, params, optim.sgd(0.1), (X, y), epochs=2, batch_size=32,
+                  key=jax.random.key(1), progress=False)
+
+
+# ----------------------------------------------------------------------------- divergence
+def test_a_loss_that_climbs_10x_warns_and_stop_returns_what_there_is(data):
+    # Gradient ascent (a negative rate) climbs away from the minimum: 10x the first loss soon.
+    with pytest.warns(RuntimeWarning, match=r"training diverged in epoch \d+: train loss"):
+        _, hist, _ = _fit(data, optimizer=optax.sgd(-0.1), epochs=4)
+    assert hist["train_loss"].shape == (4,)  # "warn" trains on while the loss is finite
+    assert hist["train_loss"][-1] > 10 * hist["batch_loss"][0, 0]
+    with pytest.warns(RuntimeWarning, match="training diverged in epoch"):
+        _, stopped, _ = _fit(data, optimizer=optax.sgd(-0.1), epochs=4, on_divergence="stop")
+    assert stopped["train_loss"].shape[0] < 4
+    np.testing.assert_array_equal(stopped["train_loss"], hist["train_loss"][:len(
+        stopped["train_loss"])])
+
+
+def test_the_divergence_warning_names_an_injected_learning_rate(data):
+    opt = optax.inject_hyperparams(optax.sgd)(learning_rate=1e6)
+    with pytest.warns(RuntimeWarning, match=r"diverged in epoch 1 at learning rate 1e\+06"):
+        _fit(data, optimizer=opt)
+
+
+def test_a_healthy_run_gives_no_warning(data, recwarn):
+    _fit(data)
+    assert not [w for w in recwarn if issubclass(w.category, RuntimeWarning)]
+
+
+def test_two_hidden_layers_train_through_fit():
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(400, 2)).astype(np.float32)
+    y = ((X[:, 0] * X[:, 1]) > 0).astype(np.int32)  # XOR of signs: needs the hidden layers
+    params = mlp.init(jax.random.key(0), 2, (16, 16), 2, sigma=0.5)
+    assert sorted(params) == ["W1", "W2", "W3", "b1", "b2", "b3"]
+    loss = train.supervised_loss(mlp.apply, cross_entropy)
+    _, hist, _ = train.fit(loss, params, optax.adam(0.02), (X[:300], y[:300]), (X[300:], y[300:]),
+                           epochs=30, batch_size=32, key=jax.random.key(1), progress=False,
+                           metrics=train.classification_metrics(mlp.apply))
+    assert hist["val_acc"][-1] > 0.9

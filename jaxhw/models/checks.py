@@ -1,9 +1,7 @@
-"""Input checks and preparation for classifiers.
+"""Checks for models and their data, so bad input fails with a message naming the argument.
 
-`check_classification_data` runs on the host before `fit` or `evaluate`, so bad data fails with
-a message naming the argument before anything is traced or compiled. `flatten_images` runs
-inside a model's `apply` (inside the compiled step): uint8 pixels become floats in [0, 1] there,
-so images stay uint8 (a quarter of the memory) on the device.
+`check_classification_data` runs on the host before `fit` or `evaluate`; the others run in a
+model's `init` or `apply`, while tracing, so a compiled step pays nothing for them.
 """
 
 from __future__ import annotations
@@ -12,6 +10,7 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 from jax import Array
@@ -51,22 +50,27 @@ def check_classification_data(data: Any, *, num_classes: int, input_shape: Seque
     return x_shape
 
 
-def check_sizes(**sizes: int) -> None:
-    """ValueError naming every layer size given unless all are >= 1 (for a model's `init`)."""
-    if min(sizes.values()) < 1:
+def check_sizes(**sizes: Any) -> None:
+    """ValueError naming every layer size given unless all are integers >= 1 (for `init`)."""
+    if not all(isinstance(v, int | np.integer) and not isinstance(v, bool) and v >= 1
+               for v in sizes.values()):
         names = list(sizes)
         named = names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
-        raise ValueError(f"{named} must be >= 1, got {', '.join(map(str, sizes.values()))}")
+        what = "an integer" if len(names) == 1 else "integers"
+        raise ValueError(f"{named} must be {what} >= 1, got "
+                         f"{', '.join(map(repr, sizes.values()))}")
 
 
-def flatten_images(X: Array, num_inputs: int) -> Array:
-    """X (n, ...) uint8 pixels or floats -> (n, num_inputs) float32; uint8 is scaled by 1/255."""
-    if X.ndim < 2 or math.prod(X.shape[1:]) != num_inputs:
-        raise ValueError(f"X must have shape (n, ...) with {num_inputs} values per example, "
-                         f"got {X.shape}")
-    if X.dtype == jnp.uint8:
-        return X.reshape(X.shape[0], num_inputs).astype(jnp.float32) / 255
-    if not jnp.issubdtype(X.dtype, jnp.floating):  # an int64 image would skip the 1/255
-        raise ValueError(f"X must hold uint8 pixels (scaled by 1/255) or floats, got dtype "
-                         f"{X.dtype}; convert pixels with X.astype(np.uint8)")
-    return X.reshape(X.shape[0], num_inputs).astype(jnp.float32)
+def check_key(key: Any) -> None:
+    """ValueError unless `key` is a single PRNG key (from `jax.random.key(seed)`)."""
+    typed = isinstance(key, jax.Array) and jnp.issubdtype(key.dtype, jax.dtypes.prng_key)
+    legacy = getattr(key, "shape", None) == (2,) and getattr(key, "dtype", None) == jnp.uint32
+    if not (typed and key.shape == () or legacy):
+        raise ValueError("key must be a PRNG key from jax.random.key(seed), got "
+                         f"{type(key).__name__} {np.shape(key)}")
+
+
+def check_features(X: Array, num_inputs: int) -> None:
+    """ValueError unless X is (n, num_inputs): the shape a linear layer's weights expect."""
+    if X.ndim != 2 or X.shape[1] != num_inputs:
+        raise ValueError(f"X must have shape (n, {num_inputs}) for these weights, got {X.shape}")

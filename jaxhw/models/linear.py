@@ -6,17 +6,19 @@ import jax
 import jax.numpy as jnp
 from jax import Array
 
-from jaxhw.models.checks import check_sizes
+from jaxhw.models.checks import check_features, check_key, check_sizes
 
 Params = dict[str, Array]
 
 
 def init(key: Array, num_inputs: int, sigma: float = 0.01) -> Params:
     """w: (num_inputs, 1) ~ N(0, sigma^2), b: (1,) zeros, as the book initialises them."""
+    check_key(key)
     check_sizes(num_inputs=num_inputs)
     return {"w": sigma * jax.random.normal(key, (num_inputs, 1)), "b": jnp.zeros((1,))}
 
 
 def apply(params: Params, X: Array) -> Array:
-    """X: (n, d) -> (n, 1)."""
+    """X: (n, num_inputs) -> (n, 1)."""
+    check_features(X, params["w"].shape[0])
     return X @ params["w"] + params["b"]

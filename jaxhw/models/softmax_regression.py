@@ -12,17 +12,18 @@ import jax
 import jax.numpy as jnp
 from jax import Array
 
-from jaxhw.models.checks import check_sizes, flatten_images
-from jaxhw.nn.dense import dense
+from jaxhw.models.checks import check_key, check_sizes
+from jaxhw.nn.images import flatten_images
 
 Params = dict[str, Array]
 
 
-# jit: one compiled program instead of one per random op (eager ops each compile).
+# jit: the random draw and the zeros as one compiled program, not one small program each.
 @functools.partial(jax.jit, static_argnames=("num_inputs", "num_outputs"))
 def init(key: Array, num_inputs: int = 784, num_outputs: int = 10,
          sigma: float = 0.01) -> Params:
     """W: (num_inputs, num_outputs) ~ N(0, sigma^2), b: (num_outputs,) zeros, as the book."""
+    check_key(key)
     check_sizes(num_inputs=num_inputs, num_outputs=num_outputs)
     return {"W": sigma * jax.random.normal(key, (num_inputs, num_outputs)),
             "b": jnp.zeros((num_outputs,))}
@@ -30,4 +31,5 @@ def init(key: Array, num_inputs: int = 784, num_outputs: int = 10,
 
 def apply(params: Params, X: Array) -> Array:
     """X: (n, ...) uint8 images or float features, num_inputs values each -> logits (n, q)."""
-    return dense(flatten_images(X, params["W"].shape[0]), params["W"]) + params["b"]
+    X = flatten_images(X, params["W"].shape[0])
+    return X @ params["W"] + params["b"]
