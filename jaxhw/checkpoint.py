@@ -1,12 +1,23 @@
 """Checkpoints of a training run (beyond the book): one file per epoch, written atomically.
 
 A checkpoint holds params, optimizer state, the number of finished epochs, the run's PRNG key,
-the history so far and the run's shape (batch size, training examples), in Flax's msgpack
-serialization (`flax.serialization`): arrays are stored as their raw bytes, so a round trip is
-bitwise exact, and loading runs no code (no pickle). A file is `MAGIC`, the SHA-256 of the
-payload, then the payload; a truncated or corrupted file fails that digest and is skipped with
-a warning for the one before it. Files are written to a temporary name in the same folder,
-fsynced and renamed (`os.replace`): a run killed mid-write leaves the previous files whole.
+the history so far and the run's configuration, in Flax's msgpack serialization
+(`flax.serialization`): arrays are stored as their raw bytes, so a round trip is bitwise exact,
+and loading runs no code (no pickle). A file is `MAGIC`, the SHA-256 of the payload, then the
+payload; a truncated or corrupted file fails that digest and is skipped with a warning for the
+one before it. Files are written to a temporary name in the same folder, fsynced and renamed
+(`os.replace`): a run killed mid-write leaves the previous files whole.
+
+One run per folder: `lock` holds an exclusive `flock` on `<folder>/.lock` for the whole run,
+and a second run asking for the folder meanwhile gets a CheckpointError naming the holder's pid
+(two runs writing one folder would prune and resume each other's epochs). flock rather than a
+pid file because the kernel releases it when its process dies, even by SIGKILL: a crashed run
+leaves nothing to clean up, and no pid can be mistaken for a live one. A writer deletes only
+its own temporary files, and those whose writer is gone (`files.abandoned_temporaries`).
+
+The configuration (a nested JSON-able mapping: `fingerprint.describe` of the loss and the
+optimizer, batch size, ...) is stored as JSON text; `resume` refuses a checkpoint written with
+different settings, naming each difference, unless told `resume="force"`.
 
 Why not orbax-checkpoint: its strength is sharded, asynchronous writes of models far larger
 than one host's memory. d2l's models are megabytes; one synchronous file per epoch keeps the
@@ -16,11 +27,14 @@ that a SIGKILL could interrupt. Params are replicated, so on several hosts proce
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import json
 import os
 import re
+import socket
 import warnings
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +42,7 @@ import jax
 import numpy as np
 from jax import Array
 
-from jaxhw.files import write_atomic
+from jaxhw.files import abandoned_temporaries, write_atomic
 
 
 def _flax() -> tuple[Any, Any]:
@@ -41,7 +55,7 @@ def _flax() -> tuple[Any, Any]:
 MAGIC = b"jaxhw-checkpoint-v1\n"
 _DIGEST_SIZE = 32
 _NAME = re.compile(r"^epoch_(\d+)\.msgpack$")
-_TMP = re.compile(r"^\.epoch_\d+\.msgpack\.tmp-\d+$")
+LOCK_NAME = ".lock"
 
 
 class CheckpointError(ValueError):
@@ -66,13 +80,69 @@ def list_checkpoints(directory: str | Path) -> list[tuple[int, Path]]:
     return sorted(found)
 
 
+def checked_folder(directory: Any) -> Path:
+    """`directory` as a Path, or a ValueError if it is empty, not a path, or not a folder."""
+    if not isinstance(directory, (str, os.PathLike)):
+        raise ValueError("checkpoint_dir must be a folder path (str or pathlib.Path), got "
+                         f"{type(directory).__name__}")
+    if not str(directory).strip():
+        raise ValueError("checkpoint_dir must name a folder, got an empty string (for the "
+                         "current folder pass '.')")
+    folder = Path(directory)
+    if folder.exists() and not folder.is_dir():
+        raise ValueError(f"checkpoint_dir {directory} is a file; expected a folder (it is "
+                         "created if missing)")
+    return folder
+
+
+@contextlib.contextmanager
+def lock(directory: str | Path | None) -> Iterator[Path | None]:
+    """Hold `directory` for one run (created if missing); yields it as a Path (None: no folder,
+    nothing held, yields None).
+
+    While it is held, a second `lock` of the same folder, from any process or this one, raises
+    CheckpointError naming the folder and the holder's pid. The kernel releases the lock when
+    the holder exits or dies. On several hosts only process 0 locks, as only it writes.
+    """
+    import fcntl  # POSIX only; imported here so that the module loads everywhere
+
+    if directory is None:
+        yield None
+        return
+    folder = checked_folder(directory)
+    if jax.process_index() != 0:
+        yield folder
+        return
+    folder.mkdir(parents=True, exist_ok=True)
+    fd = os.open(folder / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 256, 0).decode(errors="replace").strip() or "just starting"
+            raise CheckpointError(f"checkpoint_dir {folder} is in use by another run ({holder}); "
+                                  "wait for it to finish, or give this run another folder"
+                                  ) from None
+        except OSError as err:  # e.g. ENOLCK from a network filesystem without locks
+            raise CheckpointError(f"cannot lock checkpoint_dir {folder}: {err}; use a local "
+                                  "folder") from err
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"pid {os.getpid()} on {socket.gethostname()}\n".encode(), 0)
+        try:
+            yield folder
+        finally:
+            os.ftruncate(fd, 0)  # the file stays: deleting it would race with the next run
+    finally:
+        os.close(fd)  # releases the flock
+
+
 def save(directory: str | Path, epoch: int, state: Mapping[str, Any], *, keep: int = 3) -> Path:
     """Write `state` (a pytree of arrays, numbers, strings) as the checkpoint after `epoch`.
 
     Keeps the newest `keep` checkpoints (at least 2, so a corrupt newest one has a fallback)
-    and removes temporary files left by killed writers. Returns the checkpoint's path.
+    and removes temporary files whose writer is gone. Returns the checkpoint's path.
     """
-    folder = Path(directory)
+    folder = checked_folder(directory)
     path = checkpoint_path(folder, epoch)
     if jax.process_index() != 0:  # params are replicated: one writer is enough
         return path
@@ -84,14 +154,14 @@ def save(directory: str | Path, epoch: int, state: Mapping[str, Any], *, keep: i
     for old_epoch, old in list_checkpoints(folder)[:-max(keep, 2)]:
         if old_epoch != epoch:
             old.unlink(missing_ok=True)
-    for stale in folder.iterdir():
-        if _TMP.match(stale.name) and not stale.name.endswith(f"-{os.getpid()}"):
-            stale.unlink(missing_ok=True)
+    for stale in abandoned_temporaries(folder):
+        stale.unlink(missing_ok=True)
     return path
 
 
 def load(path: str | Path) -> dict[str, Any]:
-    """The state dict stored in one checkpoint file (numpy arrays, numbers, strings).
+    """The state dict stored in one checkpoint file (numpy arrays, numbers, strings; a run's
+    `config` decoded from its JSON text).
 
     Raises CorruptCheckpointError when the file is truncated, corrupted or not a checkpoint.
     """
@@ -107,9 +177,12 @@ def load(path: str | Path) -> dict[str, Any]:
         raise CorruptCheckpointError(f"{path} is truncated or corrupted (SHA-256 mismatch, "
                                      f"{len(data)} bytes)")
     try:
-        return _flax()[0].msgpack_restore(payload)
+        state = _flax()[0].msgpack_restore(payload)
+        if isinstance(state.get("config"), str):  # older checkpoints hold a dict of ints
+            state["config"] = json.loads(state["config"])
     except Exception as err:  # the digest matched, so the writer stored something odd
         raise CorruptCheckpointError(f"{path} does not decode: {err}") from err
+    return state
 
 
 def latest(directory: str | Path) -> tuple[int, dict[str, Any]] | None:
@@ -177,28 +250,92 @@ def key_state(key: Array) -> dict[str, Any]:
     return {"data": np.asarray(jax.random.key_data(key)), "impl": str(jax.random.key_impl(key))}
 
 
+def config_json(config: Mapping[str, Any]) -> str:
+    """A run's configuration as JSON text; a ValueError if it is not JSON-able."""
+    if not isinstance(config, Mapping):
+        raise ValueError(f"config must be a mapping, got {type(config).__name__}")
+    try:
+        return json.dumps(dict(config), sort_keys=True)
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"config must be JSON-able (describe functions and optimizers with "
+                         f"jaxhw.fingerprint.describe): {err}") from err
+
+
 def save_run(directory: str | Path, epoch: int, *, params: Any, opt_state: Any, key: Array,
-             history: Mapping[str, Any], config: Mapping[str, int], keep: int = 3) -> Path:
-    """Checkpoint a run after `epoch` finished epochs: what `resume` needs to continue it."""
+             history: Mapping[str, Any], config: Mapping[str, Any], keep: int = 3) -> Path:
+    """Checkpoint a run after `epoch` finished epochs: what `resume` needs to continue it.
+
+    config: the run's settings as a nested JSON-able mapping, compared by `resume`.
+    """
     return save(directory, epoch, {
         "params": params,
         "opt_state": opt_state,
         "key": key_state(key),
         "history": {k: np.asarray(v) for k, v in history.items()},
-        "config": dict(config),
+        "config": config_json(config),
     }, keep=keep)
 
 
+def _brief(value: Any, width: int = 60) -> str:
+    """A described value for a message: a function or type by its name, else short JSON."""
+    if isinstance(value, Mapping) and isinstance(value.get("function", value.get("type")), str):
+        return value.get("function", value.get("type"))
+    text = json.dumps(value, sort_keys=True)
+    return text if len(text) <= width else text[:width - 3] + "..."
+
+
+def _setting(path: tuple[str, ...]) -> str:
+    """A setting's name for a message: its key path, less `fingerprint.describe`'s wrappers."""
+    return "/".join(p for p in path if p not in ("fields", "closure")) or "config"
+
+
+def _differences(stored: Any, mine: Any, path: tuple[str, ...] = ()) -> list[str]:
+    """Each setting that differs between two configurations, as 'path=stored but this run has
+    path=mine'. A different function or type is one difference, not one per captured value."""
+    name = _setting(path)
+    if isinstance(stored, Mapping) and isinstance(mine, Mapping):
+        for tag in ("function", "type"):
+            if stored.get(tag) != mine.get(tag):
+                return [f"{name}={_brief(stored)} but this run has {name}={_brief(mine)}"]
+        found = []
+        for k in sorted(stored.keys() | mine.keys()):
+            if k in stored and k in mine:
+                found += _differences(stored[k], mine[k], (*path, k))
+                continue
+            sub = _setting((*path, k))
+            found.append(f"{sub}={_brief(stored[k])} is in the checkpoint but not in this run"
+                         if k in stored else
+                         f"{sub} is not recorded in the checkpoint (this run has "
+                         f"{sub}={_brief(mine[k])})")
+        return found
+    if isinstance(stored, list) and isinstance(mine, list) and len(stored) == len(mine):
+        return [d for i, (s, m) in enumerate(zip(stored, mine, strict=True))
+                for d in _differences(s, m, (*path, str(i)))]
+    if json.dumps(stored, sort_keys=True) != json.dumps(mine, sort_keys=True):  # NaN == NaN
+        return [f"{name}={_brief(stored)} but this run has {name}={_brief(mine)}"]
+    return []
+
+
+def check_resume_mode(mode: Any) -> bool | str:
+    """`mode` if it is a valid `resume` value, else a ValueError naming the allowed ones."""
+    if not (isinstance(mode, bool) or (isinstance(mode, str) and mode in ("auto", "force"))):
+        raise ValueError("resume must be False, True or 'auto', or 'force' to continue a "
+                         f"checkpoint written with different settings; got {mode!r}")
+    return mode
+
+
 def resume(directory: str | Path, mode: bool | str, *, params: Any, opt_state: Any, key: Array,
-           config: Mapping[str, int]) -> tuple[int, dict[str, Any]] | None:
+           config: Mapping[str, Any]) -> tuple[int, dict[str, Any]] | None:
     """The run state to continue from, checked against this run, or None for a fresh start.
 
     mode: False starts fresh (refusing a folder that already holds checkpoints), True requires
-    a checkpoint, "auto" resumes when there is one. Returns (epoch, {"params", "opt_state",
-    "history"}) with params and opt_state in the structures of the given ones.
+    a checkpoint, "auto" resumes when there is one, "force" is True that continues despite a
+    different key or config (with a warning naming each difference; params and opt_state must
+    still fit). Returns (epoch, {"params", "opt_state", "history"}) with params and opt_state
+    in the structures of the given ones.
     """
-    if not (isinstance(mode, bool) or mode == "auto"):
-        raise ValueError(f"resume must be False, True or 'auto', got {mode!r}")
+    mode = check_resume_mode(mode)
+    mine = json.loads(config_json(config))
     if mode is False:
         existing = list_checkpoints(directory)
         if existing:
@@ -217,17 +354,31 @@ def resume(directory: str | Path, mode: bool | str, *, params: Any, opt_state: A
     for field in ("params", "opt_state", "key", "history", "config"):
         if field not in stored:
             raise CheckpointError(f"checkpoint of epoch {epoch} in {directory} has no {field!r}")
-    for name, value in config.items():
-        if int(stored["config"].get(name, -1)) != int(value):
-            raise CheckpointError(f"checkpoint was written with {name}={stored['config'].get(name)}"
-                                  f" but this run has {name}={value}")
-    mine = key_state(key)
-    if stored["key"]["impl"] != mine["impl"] or not np.array_equal(stored["key"]["data"],
-                                                                   mine["data"]):
-        raise CheckpointError("checkpoint was written by a run with a different PRNG key (seed); "
-                              "pass the same key or use another checkpoint_dir")
-    check_matches("params", stored["params"], params)
-    check_matches("opt_state", stored["opt_state"], opt_state)
+    differences = _differences(stored["config"], mine)
+    my_key = key_state(key)
+    if stored["key"]["impl"] != my_key["impl"] or not np.array_equal(stored["key"]["data"],
+                                                                     my_key["data"]):
+        differences.insert(0, "a different PRNG key (seed) wrote it: key="
+                              f"{_brief(np.asarray(stored['key']['data']).tolist())} but this "
+                              f"run has key={_brief(my_key['data'].tolist())}")
+    try:  # a structure that differs can never be forced; the settings may say why it does
+        check_matches("params", stored["params"], params)
+        check_matches("opt_state", stored["opt_state"], opt_state)
+    except CheckpointError as err:
+        if differences:
+            raise CheckpointError(f"{err}; its settings differ too: {'; '.join(differences)}"
+                                  ) from None
+        raise
+    if differences:
+        message = (f"checkpoint of epoch {epoch} in {directory} was written with other settings: "
+                   + "; ".join(differences))
+        if (all(isinstance(v, int) for v in stored["config"].values())
+                and any("not recorded in the checkpoint" in d for d in differences)):
+            message += " (an older jaxhw recorded only the batch size and data size)"
+        if mode != "force":
+            raise CheckpointError(f"{message}. Use another checkpoint_dir for this run, or pass "
+                                  "resume='force' to continue that run with these settings")
+        warnings.warn(f"resume='force': {message}", RuntimeWarning, stacklevel=2)
     serialization, _ = _flax()
     return epoch, {
         "params": serialization.from_state_dict(params, stored["params"]),
@@ -237,20 +388,24 @@ def resume(directory: str | Path, mode: bool | str, *, params: Any, opt_state: A
 
 
 def start_state(directory: str | Path | None, mode: bool | str, epochs: int, *, params: Any,
-                opt_state: Any, key: Array, config: Mapping[str, int]
+                opt_state: Any, key: Array, config: Mapping[str, Any]
                 ) -> tuple[int, Any, Any, dict[str, list]]:
     """Where a training run starts: (first epoch, params, opt_state, history so far).
 
     Without `directory`, or when `resume` finds nothing to continue, epoch 0 and the given
     state; otherwise the checked checkpoint (see `resume`), which must not be past `epochs`.
+    Bad arguments fail here, before an epoch is spent. Call it inside `lock(directory)`, so
+    that no other run writes the folder between this check and the run's last checkpoint.
     """
+    mode = check_resume_mode(mode)
     history: dict[str, list] = {"train_loss": [], "batch_loss": [], "epoch_seconds": []}
     if directory is None:
+        if mode is not False:
+            raise ValueError(f"resume={mode!r} needs a checkpoint_dir to resume from; pass "
+                             "checkpoint_dir, or leave resume=False")
         return 0, params, opt_state, history
-    if Path(directory).exists() and not Path(directory).is_dir():  # before an epoch is spent
-        raise ValueError(f"checkpoint_dir {directory} is a file; expected a folder (it is "
-                         "created if missing)")
-    resumed = resume(directory, mode, params=params, opt_state=opt_state, key=key, config=config)
+    folder = checked_folder(directory)
+    resumed = resume(folder, mode, params=params, opt_state=opt_state, key=key, config=config)
     if resumed is None:
         return 0, params, opt_state, history
     epoch, state = resumed
