@@ -126,7 +126,8 @@ def mlp_seeds(train_data, val_data, *, epochs: int, seed: int,
                                 optim.sgd(MLP_LR), train_data, val_data, epochs=epochs,
                                 batch_size=BATCH_SIZE, keys=fit_keys,
                                 metrics=train.classification_metrics(mlp.apply), progress=False,
-                                checkpoint_dir=checkpoint_dir, resume="auto")
+                                checkpoint_dir=checkpoint_dir,
+                                resume="auto" if checkpoint_dir is not None else False)
     return hist, time.perf_counter() - start
 
 

@@ -17,6 +17,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from jaxhw import fit_checks
 from jaxhw import train as engine
 from jaxhw.data import batches
 
@@ -45,12 +46,12 @@ def init_opt_state(optimizer: optax.GradientTransformation, params: Any,
                    learning_rates: Sequence[float] | np.ndarray | None = None) -> Any:
     """Each model's optimizer state, stacked along the model axis; with `learning_rates`, model
     i's state holds `learning_rates[i]` (the optimizer must come from inject_hyperparams)."""
-    engine.check_optimizer(optimizer)
+    fit_checks.check_optimizer(optimizer)
     state = jax.vmap(optimizer.init)(params)
     if learning_rates is None:
         return state
     grid = check_learning_rates(learning_rates)
-    num = engine.num_models(params)
+    num = fit_checks.num_models(params)
     if grid.shape[0] != num:
         raise ValueError(f"learning_rates has {grid.shape[0]} values but params stack {num} "
                          "models")
@@ -77,7 +78,7 @@ def fit_many(loss: engine.LossFn, params: Any, optimizer: optax.GradientTransfor
     """
     opt_state = fit_kwargs.pop("opt_state", None)
     if opt_state is None:
-        engine.num_models(params)
+        fit_checks.num_models(params)
         opt_state = init_opt_state(optimizer, params, learning_rates)
     elif learning_rates is not None:
         raise ValueError("pass learning_rates or opt_state, not both (init_opt_state(optimizer, "

@@ -24,10 +24,12 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 from jax import Array
-from jax.sharding import AxisType, Mesh, NamedSharding, PartitionSpec
+from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from jaxhw import checkpoint
+from jaxhw import fit_checks as checks
 from jaxhw.data import batches
+from jaxhw.fingerprint import describe
 
 Params = Any
 Batch = Any
@@ -161,99 +163,11 @@ def _compiled_measure(params, data, *, loss, metrics, batch_size):
     return measure(loss, metrics, params, data, batch_size)
 
 
-# ----------------------------------------------------------------------------- checks
-def _check_int(name: str, value: Any, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | np.integer):
-        raise ValueError(f"{name} must be an integer, got {value!r}")
-    if value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value}")
-    return int(value)
-
-
-def check_optimizer(optimizer: Any) -> None:
-    """ValueError unless `optimizer` is an optax GradientTransformation."""
-    if not isinstance(optimizer, optax.GradientTransformation):
-        raise ValueError("optimizer must be an optax.GradientTransformation (e.g. optax.sgd(0.1) "
-                         f"or jaxhw.optim.sgd(0.1)), got {type(optimizer).__name__}")
-
-
-def _check_key(key: Any, num_models: int | None) -> Array:
-    """A typed PRNG key (or, for a stack of models, one key or one per model)."""
-    if isinstance(key, jax.Array) and jnp.issubdtype(key.dtype, jax.dtypes.prng_key):
-        allowed = [()] if num_models is None else [(), (num_models,)]
-        if key.shape not in allowed:
-            what = "a single PRNG key" if num_models is None else (
-                f"one key or {num_models} keys (one per model)")
-            name = "key" if num_models is None else "key (fit_many's keys)"
-            raise ValueError(f"{name} must be {what}, got keys of shape {key.shape}")
-        return key
-    if num_models is None and isinstance(key, np.ndarray | jax.Array) and key.shape == (2,) \
-            and key.dtype == np.uint32:
-        return jax.random.wrap_key_data(jnp.asarray(key))
-    name = "key" if num_models is None else "key (fit_many's keys)"
-    raise ValueError(f"{name} must be a PRNG key from jax.random.key(seed) (or a legacy "
-                     f"uint32[2] key), got {type(key).__name__} {np.shape(key)}")
-
-
-def _check_opt_state(opt_state: Any, optimizer: optax.GradientTransformation, params: Params,
-                     stacked: bool) -> Any:
-    """`opt_state`, or `optimizer.init(params)` when None; ValueError unless it has the
-    structure and shapes `optimizer.init(params)` gives."""
-    init = jax.vmap(optimizer.init) if stacked else optimizer.init
-    if opt_state is None:
-        return init(params)
-    want = jax.eval_shape(init, params)
-    same = jax.tree.structure(want) == jax.tree.structure(opt_state) and all(
-        np.shape(a) == b.shape for a, b in zip(jax.tree.leaves(opt_state), jax.tree.leaves(want),
-                                               strict=True))
-    if not same:
-        raise ValueError("opt_state does not match this optimizer and params: expected what "
-                         f"optimizer.init(params) gives, {_describe_tree(want)}; got "
-                         f"{_describe_tree(opt_state)}")
-    return opt_state
-
-
-def _describe_tree(tree: Any, limit: int = 300) -> str:
-    text = str(jax.tree.map(lambda a: f"{np.dtype(a.dtype).name}{list(np.shape(a))}"
-                            if hasattr(a, "dtype") else repr(a), tree))
-    return text if len(text) <= limit else text[:limit] + "..."
-
-
-def num_models(params: Params) -> int:
-    """The common leading (model) axis of every leaf of a stack of models."""
-    sizes = {np.shape(a)[0] if np.ndim(a) else None for a in jax.tree.leaves(params)}
-    if not sizes or None in sizes or len(sizes) != 1:
-        raise ValueError("params must be stacked along a leading model axis of the same size in "
-                         f"every leaf (e.g. jax.vmap(init)(keys)); got leading sizes {sizes}")
-    return sizes.pop()
-
-
 def default_eval_batch_size(n: int, batch_size: int, cap: int = 2048) -> int:
     """The largest divisor of `n` up to `cap` (so no smaller last batch), unless that is smaller
     than `batch_size`; then `batch_size` (capped at n)."""
     best = max(d for d in range(1, min(n, cap) + 1) if n % d == 0)
     return best if best >= batch_size else min(batch_size, n)
-
-
-def data_mesh(mesh: Any, batch_size: int) -> Mesh:
-    """`mesh` checked for data parallelism (a "data" axis dividing `batch_size`), axes Auto."""
-    if not isinstance(mesh, Mesh):
-        raise ValueError(f"mesh must be a jax.sharding.Mesh, got {type(mesh).__name__}")
-    if DATA_AXIS not in mesh.axis_names:
-        raise ValueError(f"mesh has axes {mesh.axis_names}; fit splits batches over an axis "
-                         f"named {DATA_AXIS!r}, e.g. jax.make_mesh((jax.device_count(),), "
-                         "('data',))")
-    size = mesh.shape[DATA_AXIS]
-    if batch_size % size:
-        lower = batch_size // size * size
-        nearest = f"{lower} or {lower + size}" if lower else f"{size}"
-        raise ValueError(f"batch_size ({batch_size}) must be divisible by the mesh's "
-                         f"{DATA_AXIS!r} axis ({size} devices), so that each device takes an "
-                         f"equal share; e.g. batch_size {nearest}")
-    return Mesh(mesh.devices, mesh.axis_names, axis_types=(AxisType.Auto,) * len(mesh.axis_names))
-
-
-DATA_AXIS = "data"
 
 
 # ----------------------------------------------------------------------------- public API
@@ -263,7 +177,7 @@ def evaluate(loss: LossFn, params: Params, data: batches.Dataset, *, batch_size:
     n = batches.num_examples(data, "data")
     if n == 0:
         raise ValueError("data holds no examples; evaluate needs at least one")
-    batch_size = min(_check_int("batch_size", batch_size, 1), n)
+    batch_size = min(checks.check_int("batch_size", batch_size, 1), n)
     out = _compiled_measure(params, batches.to_device(data, "data"), loss=loss, metrics=metrics,
                             batch_size=batch_size)
     return {k: float(v) for k, v in out.items()}
@@ -276,9 +190,6 @@ class FitResult(NamedTuple):
     params: Params
     history: History
     opt_state: Any
-
-
-DIVERGENCE = ("warn", "stop")
 
 
 def fit(loss: LossFn, params: Params, optimizer: optax.GradientTransformation,
@@ -304,28 +215,30 @@ def fit(loss: LossFn, params: Params, optimizer: optax.GradientTransformation,
     once with `vmap`; `key` is one key or one per model (see `jaxhw.sweep.fit_many`).
     mesh: a jax.sharding.Mesh with a "data" axis dividing batch_size; each batch is split over
     it, params replicated, and XLA reduces the gradients.
-    checkpoint_dir: save params, optimizer state, key and history after every epoch;
-    resume=True continues from the newest readable checkpoint there (`epochs` is the total),
-    "auto" when there is one. on_divergence: when the training loss turns non-finite or rises
-    above 10x its first minibatch's, "warn" (and go on while any model still has a finite loss)
-    or "stop" (warn and return what there is).
+    checkpoint_dir: save params, optimizer state, key, history and the run's settings after
+    every epoch (one run at a time per folder); resume=True continues from the newest readable
+    checkpoint there (`epochs` is the total), "auto" when there is one, "force" even when the
+    settings differ (with a warning naming them).
+    on_divergence: when a training loss turns non-finite or rises above 10x its first
+    minibatch's, "warn" (and go on while any model's loss is finite) or "stop" (warn and
+    return what there is).
     """
-    epochs = _check_int("epochs", epochs, 0)
-    batch_size = _check_int("batch_size", batch_size, 1)
+    epochs = checks.check_int("epochs", epochs, 0)
+    batch_size = checks.check_int("batch_size", batch_size, 1)
     n = batches.num_examples(train, "train")
     if not n or batch_size > n:
         raise ValueError(f"batch_size ({batch_size}) is larger than the training data ({n})")
-    check_optimizer(optimizer)
-    if on_divergence not in DIVERGENCE:
-        raise ValueError(f"on_divergence must be one of {DIVERGENCE}, got {on_divergence!r}")
-    models = num_models(params) if stacked else None
-    key = _check_key(key, models)
-    opt_state = _check_opt_state(opt_state, optimizer, params, stacked)
+    checks.check_optimizer(optimizer)
+    if on_divergence not in ("warn", "stop"):
+        raise ValueError(f"on_divergence must be 'warn' or 'stop', got {on_divergence!r}")
+    resume = checkpoint.check_resume_mode(resume)
+    key = checks.check_key(key, checks.num_models(params) if stacked else None)
+    opt_state = checks.check_opt_state(opt_state, optimizer, params, stacked)
     replicated = batch_sharding = None
     if mesh is not None:
-        mesh = data_mesh(mesh, batch_size)
+        mesh = checks.data_mesh(mesh, batch_size)
         replicated = NamedSharding(mesh, PartitionSpec())
-        batch_sharding = NamedSharding(mesh, PartitionSpec(DATA_AXIS))
+        batch_sharding = NamedSharding(mesh, PartitionSpec(checks.DATA_AXIS))
     train = batches.to_device(train, "train", replicated)
     if val is not None:
         n_val = batches.num_examples(val, "val")
@@ -333,122 +246,66 @@ def fit(loss: LossFn, params: Params, optimizer: optax.GradientTransformation,
             raise ValueError("val holds no examples; pass val=None to train without validation")
         val = batches.to_device(val, "val", replicated)
         eval_batch_size = (default_eval_batch_size(n_val, batch_size) if eval_batch_size is None
-                           else min(_check_int("eval_batch_size", eval_batch_size, 1), n_val))
-
-    run_config = {"batch_size": batch_size, "num_train": n, "num_models": models or 0}
-    first_epoch, params, opt_state, history = checkpoint.start_state(
-        checkpoint_dir, resume, epochs, params=params, opt_state=opt_state, key=key,
-        config=run_config)
-    if replicated is not None:
-        params, opt_state = jax.device_put((params, opt_state), replicated)
-    static = {"loss": loss, "optimizer": optimizer, "metrics": metrics,
-              "batch_size": batch_size, "eval_batch_size": eval_batch_size,
-              "batch_sharding": batch_sharding}
+                           else min(checks.check_int("eval_batch_size", eval_batch_size, 1), n_val))
+    static = {"loss": loss, "optimizer": optimizer, "metrics": metrics, "batch_size": batch_size,
+              "eval_batch_size": eval_batch_size, "batch_sharding": batch_sharding}
     if stacked:
         static["key_per_model"] = bool(key.ndim)
     run_epoch = compiled_stacked_epoch if stacked else compiled_epoch
+    rates = checks.learning_rates(optimizer, opt_state)
+    config = run_config(loss, optimizer, metrics, batch_size, n, params, stacked, rates)
     start_params = params
-    warned = diverged(history)
     from tqdm.auto import tqdm
 
-    bar = tqdm(range(first_epoch, epochs), desc="fit", unit="epoch", delay=2.0,
-               disable=not progress, leave=False, initial=first_epoch, total=epochs)
-    for index in bar:
-        start = time.perf_counter()
-        params, opt_state, losses, val_means = run_epoch(params, opt_state, train, val, key,
-                                                         index, **static)
-        losses, val_means = jax.device_get((losses, val_means))  # the epoch's one host sync
-        history["epoch_seconds"].append(time.perf_counter() - start)
-        history["train_loss"].append(example_weighted_mean(losses, n, batch_size))
-        history["batch_loss"].append(losses)
-        for name, value in (val_means or {}).items():
-            history.setdefault(f"val_{name}", []).append(value)
-        bar.set_postfix({k: f"{np.min(v[-1]):.4g}" for k, v in history.items()
-                         if k in ("train_loss", "val_loss", "val_acc")}, refresh=False)
-        if checkpoint_dir is not None:
-            checkpoint.save_run(checkpoint_dir, index + 1, params=params, opt_state=opt_state,
-                                key=key, history=history, config=run_config)
-        if board is not None and not stacked:
-            draw_epoch(board, index, losses, val_means)
-        train_loss = history["train_loss"][-1]
-        if not np.all(np.isfinite(train_loss)):
-            check_labels(loss, jax.tree.map(lambda a: a[0], start_params) if stacked
-                         else start_params, train)
-        now = diverged(history)
-        if np.any(now & ~warned):
-            warnings.warn(divergence_message(index, history, now & ~warned, opt_state),
-                          RuntimeWarning, stacklevel=2)
-        warned = now
-        if (now.any() and on_divergence == "stop") or not np.isfinite(train_loss).any():
-            break  # (with "warn", training goes on while any model's loss is finite)
-    bar.close()
+    with checkpoint.lock(checkpoint_dir):  # one run writes a checkpoint folder at a time
+        first_epoch, params, opt_state, history = checkpoint.start_state(
+            checkpoint_dir, resume, epochs, params=params, opt_state=opt_state, key=key,
+            config=config)
+        if replicated is not None:
+            params, opt_state = jax.device_put((params, opt_state), replicated)
+        warned = checks.diverged(history)
+        bar = tqdm(range(first_epoch, epochs), desc="fit", unit="epoch", delay=2.0,
+                   disable=not progress, leave=False, initial=first_epoch, total=epochs)
+        for index in bar:
+            start = time.perf_counter()
+            params, opt_state, losses, val_means = run_epoch(params, opt_state, train, val, key,
+                                                             index, **static)
+            losses, val_means = jax.device_get((losses, val_means))  # the epoch's one host sync
+            history["epoch_seconds"].append(time.perf_counter() - start)
+            history["train_loss"].append(example_weighted_mean(losses, n, batch_size))
+            history["batch_loss"].append(losses)
+            for name, value in (val_means or {}).items():
+                history.setdefault(f"val_{name}", []).append(value)
+            bar.set_postfix({k: f"{np.min(v[-1]):.4g}" for k, v in history.items()
+                             if k in ("train_loss", "val_loss", "val_acc")}, refresh=False)
+            if checkpoint_dir is not None:
+                checkpoint.save_run(checkpoint_dir, index + 1, params=params,
+                                    opt_state=opt_state, key=key, history=history, config=config)
+            if board is not None and not stacked:
+                draw_epoch(board, index, losses, val_means)
+            train_loss = history["train_loss"][-1]
+            if not np.all(np.isfinite(train_loss)):  # bad labels are an error, not divergence
+                checks.check_labels(loss, jax.tree.map(lambda a: a[0], start_params)
+                                    if stacked else start_params, train)
+            now = checks.diverged(history)
+            if np.any(now & ~warned):
+                warnings.warn(checks.divergence_message(index + 1, history, now & ~warned, rates),
+                              RuntimeWarning, stacklevel=2)
+            warned = now
+            if (now.any() and on_divergence == "stop") or not np.isfinite(train_loss).any():
+                break  # with "warn", training goes on while some model's loss is finite
+        bar.close()
     return FitResult(params, _as_arrays(history, stacked, n, batch_size), opt_state)
 
 
-# ----------------------------------------------------------------------------- divergence
-RISE = 10.0
-
-
-def diverged(history: Mapping[str, list]) -> np.ndarray:
-    """Per model (or a 0-d bool): has the training loss been non-finite, or above RISE times
-    the run's first minibatch loss, in any epoch so far?"""
-    if not history["train_loss"]:
-        return np.zeros((), bool)
-    first = np.abs(np.asarray(history["batch_loss"][0])[..., 0])
-    losses = np.stack([np.asarray(v) for v in history["train_loss"]])
-    return np.any(~np.isfinite(losses) | (losses > RISE * first), axis=0)
-
-
-def divergence_message(index: int, history: Mapping[str, list], new: np.ndarray,
-                       opt_state: Any) -> str:
-    """The warning for models that diverged in epoch `index`: losses and learning rates."""
-    def listed(values: Any) -> str:
-        return ", ".join(f"{v:.4g}" for v in np.ravel(values))
-
-    first = np.asarray(history["batch_loss"][0])[..., 0]
-    loss = np.asarray(history["train_loss"][-1])
-    rates = learning_rates(opt_state)
-    which = f"model(s) {np.flatnonzero(new).tolist()}: " if new.ndim else ""
-    if new.ndim:
-        first, loss = first[new], loss[new]
-        rates = None if rates is None else np.broadcast_to(rates, new.shape)[new]
-    rate = "" if rates is None else f" at learning rate {listed(rates)}"
-    return (f"{which}training diverged in epoch {index + 1}{rate}: train loss {listed(loss)}, "
-            f"first minibatch loss {listed(first)} (non-finite, or more than {RISE:g}x); lower "
-            "the learning rate, or check the loss and the data")
-
-
-def learning_rates(opt_state: Any) -> np.ndarray | None:
-    """The learning rate(s) an optimizer state holds (from optax.inject_hyperparams), or None."""
-    hyper = getattr(opt_state, "hyperparams", None)
-    if isinstance(hyper, Mapping) and "learning_rate" in hyper:
-        return np.asarray(jax.device_get(hyper["learning_rate"]))
-    if isinstance(opt_state, tuple | list):  # e.g. the states of an optax.chain
-        for inner in opt_state:
-            found = learning_rates(inner)
-            if found is not None:
-                return found
-    return None
-
-
-def check_labels(loss: LossFn, params: Params, train: batches.Dataset) -> None:
-    """After a non-finite training loss: ValueError if some integer label alone gives a
-    non-finite loss at the starting params (e.g. a class outside [0, q)): a data error."""
-    if not (isinstance(train, tuple | list) and len(train) == 2):
-        return
-    X, y = train
-    labels = np.asarray(jax.device_get(y))
-    if labels.ndim != 1 or not np.issubdtype(labels.dtype, np.integer):
-        return
-    values, where = np.unique(labels, return_index=True)
-    per_example = jax.vmap(lambda x, t: loss(params, (x[None], t[None])))
-    finite = np.isfinite(np.asarray(per_example(jnp.asarray(X)[where], jnp.asarray(y)[where])))
-    if not finite.all():
-        bad = values[~finite]
-        raise ValueError(f"train: label(s) {bad.tolist()} give a non-finite loss even at the "
-                         "starting parameters; for a classifier, labels must lie in [0, number "
-                         f"of classes) (train y holds values in [{labels.min()}, "
-                         f"{labels.max()}]). Fix the labels; the learning rate is not the cause")
+def run_config(loss: LossFn, optimizer: optax.GradientTransformation,
+               metrics: MetricsFn | None, batch_size: int, n: int, params: Params,
+               stacked: bool, rates: np.ndarray | None) -> dict[str, Any]:
+    """What a checkpoint records of a run, so that a resume with other settings is refused."""
+    return {"loss": describe(loss), "optimizer": describe(optimizer),
+            "metrics": describe(metrics), "batch_size": batch_size, "num_train": n,
+            "num_models": checks.num_models(params) if stacked else None,
+            "learning_rates": None if rates is None else np.ravel(rates).tolist()}
 
 
 def example_weighted_mean(losses: np.ndarray, n: int, batch_size: int) -> np.ndarray:

@@ -178,7 +178,10 @@ def test_checkpoint_of_another_run_is_an_error(tmp_path):
 
 def test_save_is_atomic_keeps_three_and_round_trips_bitwise(tmp_path):
     params = problem()[1]
-    (tmp_path / ".epoch_000009.msgpack.tmp-1").write_bytes(b"left by a killed writer")
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)  # a pid that has exited
+    (tmp_path / f".epoch_000009.msgpack.tmp-{int(dead.stdout)}").write_bytes(
+        b"left by a killed writer")
     for epoch in range(1, 6):
         _save(tmp_path, params, epoch=epoch)
     assert sorted(p.name for p in tmp_path.iterdir()) == [
@@ -199,3 +202,65 @@ def test_training_without_checkpoints_does_not_import_flax():
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           timeout=120, check=False)
     assert done.returncode == 0, done.stderr
+
+
+def test_resume_with_another_learning_rate_is_refused_unless_forced(tmp_path):
+    # Issue 15: a lr 0.5 run resumed a lr 0.001 run's checkpoints with no word.
+    loss, params, tr, va, kw = problem()
+    train.fit(loss, params, optax.sgd(0.001), tr, va, epochs=2, checkpoint_dir=tmp_path, **kw)
+    with pytest.raises(checkpoint.CheckpointError, match=r"optimizer.*0\.001.*0\.5.*resume="
+                                                         "'force'"):
+        train.fit(loss, params, optax.sgd(0.5), tr, va, epochs=3, checkpoint_dir=tmp_path,
+                  resume=True, **kw)
+    with pytest.warns(RuntimeWarning, match=r"optimizer"):
+        _, hist, _ = train.fit(loss, params, optax.sgd(0.5), tr, va, epochs=3,
+                               checkpoint_dir=tmp_path, resume="force", **kw)
+    assert hist["train_loss"].shape == (3,)
+
+
+# Two fits given one checkpoint_dir: the second is refused while the first holds the folder.
+# The first run's board waits after its first epoch until the file argv[2] exists.
+PAIR = """
+import sys, time
+from pathlib import Path
+sys.path.insert(0, {tests!r})
+from test_checkpoint import OPTIMIZER, problem
+from jaxhw import checkpoint, train
+
+class WaitingBoard:
+    def draw(self, x, y, label, every_n=1):
+        while label == "val_loss" and not Path(sys.argv[2]).exists():
+            time.sleep(0.02)
+
+loss, params, tr, va, kw = problem()
+try:
+    train.fit(loss, params, OPTIMIZER, tr, va, epochs=4, checkpoint_dir=sys.argv[1],
+              board=WaitingBoard(), **kw)
+    print("finished")
+except checkpoint.CheckpointError as err:
+    print("refused:", err)
+"""
+
+
+def test_a_second_fit_on_a_folder_in_use_is_refused_and_the_first_finishes(tmp_path):
+    code = PAIR.format(tests=str(Path(__file__).parent))
+    env = {**os.environ, "JAX_PLATFORMS": "cpu"}
+    release = tmp_path / "release"
+    folder = tmp_path / "ckpt"
+    first = subprocess.Popen([sys.executable, "-c", code, str(folder), str(release)], env=env,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 300
+        while not checkpoint.list_checkpoints(folder):  # the first run holds the folder now
+            assert first.poll() is None and time.monotonic() < deadline, first.communicate()
+            time.sleep(0.05)
+        second = subprocess.run([sys.executable, "-c", code, str(folder), str(tmp_path)],
+                                env=env, capture_output=True, text=True, timeout=300)
+    finally:
+        release.touch()
+    out, err = first.communicate(timeout=300)
+    assert second.returncode == 0, second.stderr
+    assert second.stdout.startswith(f"refused: checkpoint_dir {folder} is in use by another "
+                                    f"run (pid {first.pid} on ")
+    assert first.returncode == 0 and out.strip() == "finished", err
+    assert [epoch for epoch, _ in checkpoint.list_checkpoints(folder)][-1] == 4

@@ -196,8 +196,8 @@ def test_linear_apply_names_a_wrong_feature_count():
 @pytest.mark.parametrize("init, kwargs, match", [
     (linear.init, {"num_inputs": 2.5}, "num_inputs must be an integer >= 1, got 2.5"),
     (softmax_regression.init, {"num_outputs": 0}, "num_outputs must be an integer >= 1, got 0"),
-    (mlp.init, {"num_hiddens": (64, 0)}, r"num_hiddens\[0\] and num_hiddens\[1\] must be "
-                                         "integers >= 1, got 64, 0"),
+    (mlp.init, {"num_hiddens": (64, 0, 2.5)}, r"num_hiddens\[1\] and num_hiddens\[2\] must "
+                                              "be integers >= 1, got 0, 2.5"),
     (mlp.init, {"num_hiddens": ()}, "num_hiddens must be a width or a non-empty sequence"),
     (concise_mlp.init, {"num_hiddens": -1}, "num_hiddens must be an integer >= 1"),
 ])

@@ -166,5 +166,7 @@ def test_sweep_section_quick_through_the_runner(tmp_path, monkeypatch):
     assert metrics["_run"]["seed"] == 0 and metrics["_run"]["jax_version"] == jax.__version__
     assert {p.name for p in (tmp_path / "out" / "sweep").glob("*.png")} == {
         "lr_sweep.png", "mlp_seeds.png"}
-    assert [p.name for p in sorted((ckpt / "sweep" / "mlp_seeds").iterdir())] == [
-        "epoch_000001.msgpack", "epoch_000002.msgpack"]
+    from jaxhw import checkpoint
+
+    assert [epoch for epoch, _ in checkpoint.list_checkpoints(ckpt / "sweep" / "mlp_seeds")] == [
+        1, 2]

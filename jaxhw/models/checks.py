@@ -51,14 +51,26 @@ def check_classification_data(data: Any, *, num_classes: int, input_shape: Seque
 
 
 def check_sizes(**sizes: Any) -> None:
-    """ValueError naming every layer size given unless all are integers >= 1 (for `init`)."""
-    if not all(isinstance(v, int | np.integer) and not isinstance(v, bool) and v >= 1
-               for v in sizes.values()):
-        names = list(sizes)
+    """ValueError naming each layer size that is not an integer >= 1 (for a model's `init`)."""
+    bad = {name: v for name, v in sizes.items()
+           if isinstance(v, bool) or not isinstance(v, int | np.integer) or v < 1}
+    if bad:
+        names = list(bad)
         named = names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
         what = "an integer" if len(names) == 1 else "integers"
-        raise ValueError(f"{named} must be {what} >= 1, got "
-                         f"{', '.join(map(repr, sizes.values()))}")
+        raise ValueError(f"{named} must be {what} >= 1, got {', '.join(map(repr, bad.values()))}")
+
+
+def hidden_widths(num_hiddens: int | Sequence[int]) -> tuple[int, ...]:
+    """`num_hiddens` (one width, or a sequence of them) as a tuple; ValueError naming bad ones."""
+    if not isinstance(num_hiddens, Sequence):
+        check_sizes(num_hiddens=num_hiddens)
+        return (num_hiddens,)
+    if not num_hiddens:
+        raise ValueError("num_hiddens must be a width or a non-empty sequence of widths, got "
+                         f"{num_hiddens!r}")
+    check_sizes(**{f"num_hiddens[{i}]": h for i, h in enumerate(num_hiddens)})
+    return tuple(num_hiddens)
 
 
 def check_key(key: Any) -> None:

@@ -12,7 +12,6 @@ Flax modules, so the two are not mixed.
 
 from __future__ import annotations
 
-import functools
 from typing import Any
 
 import flax.linen as nn
@@ -41,15 +40,14 @@ class MLP(nn.Module):
         return nn.Dense(self.num_outputs, name="output")(X)
 
 
-# jit: Flax's initialisers as one compiled program, not one small program each.
-@functools.partial(jax.jit, static_argnames=("num_inputs", "num_hiddens", "num_outputs"))
 def init(key: Array, num_inputs: int = 784, num_hiddens: int = 256,
          num_outputs: int = 10) -> Params:
     """Linen variables {"params": {"hidden": {kernel, bias}, "output": {kernel, bias}}}."""
     check_key(key)
     check_sizes(num_inputs=num_inputs, num_hiddens=num_hiddens, num_outputs=num_outputs)
     module = MLP(num_inputs, num_hiddens, num_outputs)
-    return module.init(key, jnp.zeros((1, num_inputs), jnp.float32))
+    # jit: Flax's initialisers as one compiled program, not one small program each.
+    return jax.jit(module.init)(key, jnp.zeros((1, num_inputs), jnp.float32))
 
 
 def apply(params: Params, X: Array) -> Array:

@@ -7,14 +7,13 @@ Flax version is `jaxhw.models.concise_mlp`.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Sequence
 
 import jax
 import jax.numpy as jnp
 from jax import Array
 
-from jaxhw.models.checks import check_key, check_sizes
+from jaxhw.models.checks import check_key, check_sizes, hidden_widths
 from jaxhw.nn.activations import relu
 from jaxhw.nn.images import flatten_images
 
@@ -26,24 +25,12 @@ def init(key: Array, num_inputs: int = 784, num_hiddens: int | Sequence[int] = 2
     """W1: (num_inputs, h1), b1: (h1,), ..., Wk: (h_last, num_outputs), bk: (num_outputs,)."""
     check_key(key)
     check_sizes(num_inputs=num_inputs, num_outputs=num_outputs)
-    hiddens = tuple(num_hiddens) if isinstance(num_hiddens, Sequence) else (num_hiddens,)
-    if not hiddens:
-        raise ValueError("num_hiddens must be a width or a non-empty sequence of widths, got ()")
-    names = ([f"num_hiddens[{i}]" for i in range(len(hiddens))]
-             if isinstance(num_hiddens, Sequence) else ["num_hiddens"])
-    check_sizes(**dict(zip(names, hiddens, strict=True)))
-    return _init(key, (num_inputs, *hiddens, num_outputs), sigma)
-
-
-# jit: the random draws and zeros as one compiled program, not one small program each.
-@functools.partial(jax.jit, static_argnames="widths")
-def _init(key: Array, widths: tuple[int, ...], sigma: float) -> Params:
-    params = {}
+    widths = (num_inputs, *hidden_widths(num_hiddens), num_outputs)
     keys = jax.random.split(key, len(widths) - 1)
-    layers = zip(keys, widths[:-1], widths[1:], strict=True)
-    for i, (k, fan_in, fan_out) in enumerate(layers, start=1):
-        params[f"W{i}"] = sigma * jax.random.normal(k, (fan_in, fan_out))
-        params[f"b{i}"] = jnp.zeros((fan_out,))
+    params = {}
+    for i in range(1, len(widths)):
+        params[f"W{i}"] = sigma * jax.random.normal(keys[i - 1], (widths[i - 1], widths[i]))
+        params[f"b{i}"] = jnp.zeros((widths[i],))
     return params
 
 

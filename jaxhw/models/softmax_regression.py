@@ -6,8 +6,6 @@
 
 from __future__ import annotations
 
-import functools
-
 import jax
 import jax.numpy as jnp
 from jax import Array
@@ -18,8 +16,6 @@ from jaxhw.nn.images import flatten_images
 Params = dict[str, Array]
 
 
-# jit: the random draw and the zeros as one compiled program, not one small program each.
-@functools.partial(jax.jit, static_argnames=("num_inputs", "num_outputs"))
 def init(key: Array, num_inputs: int = 784, num_outputs: int = 10,
          sigma: float = 0.01) -> Params:
     """W: (num_inputs, num_outputs) ~ N(0, sigma^2), b: (num_outputs,) zeros, as the book."""

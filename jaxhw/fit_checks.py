@@ -1,0 +1,198 @@
+"""What `fit` checks: its arguments before anything is traced, its training loss every epoch.
+
+Each check names the argument, what was expected and what was given. After each epoch, `fit`
+asks `diverged` whether a training loss turned non-finite or rose above `RISE` times the run's
+first minibatch loss, and `check_labels` whether a non-finite loss comes from the data.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from jax import Array
+from jax.sharding import AxisType, Mesh
+
+from jaxhw.fingerprint import describe
+
+DATA_AXIS = "data"
+RISE = 10.0
+
+
+# ----------------------------------------------------------------------------- arguments
+def check_int(name: str, value: Any, minimum: int) -> int:
+    """`value` as an int; ValueError naming `name` unless it is an integer >= `minimum`."""
+    if isinstance(value, bool) or not isinstance(value, int | np.integer):
+        raise ValueError(f"{name} must be an integer, got {value!r}")
+    if value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {value}")
+    return int(value)
+
+
+def check_optimizer(optimizer: Any) -> None:
+    """ValueError unless `optimizer` is an optax GradientTransformation."""
+    if not isinstance(optimizer, optax.GradientTransformation):
+        raise ValueError("optimizer must be an optax.GradientTransformation (e.g. optax.sgd(0.1) "
+                         f"or jaxhw.optim.sgd(0.1)), got {type(optimizer).__name__}")
+
+
+def check_key(key: Any, num_models: int | None = None) -> Array:
+    """A typed PRNG key; for a stack of `num_models` models, one key or one per model."""
+    name = "key" if num_models is None else "key (fit_many's keys)"
+    if isinstance(key, jax.Array) and jnp.issubdtype(key.dtype, jax.dtypes.prng_key):
+        allowed = [()] if num_models is None else [(), (num_models,)]
+        if key.shape not in allowed:
+            what = ("a single PRNG key" if num_models is None
+                    else f"one key or {num_models} keys (one per model)")
+            raise ValueError(f"{name} must be {what}, got keys of shape {key.shape}")
+        return key
+    if (num_models is None and isinstance(key, np.ndarray | jax.Array) and key.shape == (2,)
+            and key.dtype == np.uint32):
+        return jax.random.wrap_key_data(jnp.asarray(key))
+    raise ValueError(f"{name} must be a PRNG key from jax.random.key(seed) (or a legacy "
+                     f"uint32[2] key), got {type(key).__name__} {np.shape(key)}")
+
+
+def num_models(params: Any) -> int:
+    """The common leading (model) axis of every leaf of a stack of models."""
+    sizes = {np.shape(a)[0] if np.ndim(a) else None for a in jax.tree.leaves(params)}
+    if not sizes or None in sizes or len(sizes) != 1:
+        raise ValueError("params must be stacked along a leading model axis of the same size in "
+                         f"every leaf (e.g. jax.vmap(init)(keys)); got leading sizes {sizes}")
+    return sizes.pop()
+
+
+def check_opt_state(opt_state: Any, optimizer: optax.GradientTransformation, params: Any,
+                    stacked: bool) -> Any:
+    """`opt_state`, or `optimizer.init(params)` when None; ValueError unless it has the
+    structure and shapes that `optimizer.init(params)` gives."""
+    init = jax.vmap(optimizer.init) if stacked else optimizer.init
+    if opt_state is None:
+        return init(params)
+    want = jax.eval_shape(init, params)
+    same = jax.tree.structure(want) == jax.tree.structure(opt_state) and all(
+        np.shape(a) == b.shape
+        for a, b in zip(jax.tree.leaves(opt_state), jax.tree.leaves(want), strict=True))
+    if not same:
+        raise ValueError("opt_state does not match this optimizer and params: expected what "
+                         f"optimizer.init(params) gives, {_shapes(want)}; got {_shapes(opt_state)}")
+    return opt_state
+
+
+def _shapes(tree: Any, limit: int = 300) -> str:
+    text = str(jax.tree.map(lambda a: f"{np.dtype(a.dtype).name}{list(np.shape(a))}"
+                            if hasattr(a, "dtype") else repr(a), tree))
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+def data_mesh(mesh: Any, batch_size: int) -> Mesh:
+    """`mesh` checked for data parallelism (a "data" axis dividing `batch_size`), axes Auto."""
+    if not isinstance(mesh, Mesh):
+        raise ValueError(f"mesh must be a jax.sharding.Mesh, got {type(mesh).__name__}")
+    if DATA_AXIS not in mesh.axis_names:
+        raise ValueError(f"mesh has axes {mesh.axis_names}; fit splits batches over an axis "
+                         f"named {DATA_AXIS!r}, e.g. jax.make_mesh((jax.device_count(),), "
+                         "('data',))")
+    size = mesh.shape[DATA_AXIS]
+    if batch_size % size:
+        lower = batch_size // size * size
+        nearest = f"{lower} or {lower + size}" if lower else f"{size}"
+        raise ValueError(f"batch_size ({batch_size}) must be divisible by the mesh's "
+                         f"{DATA_AXIS!r} axis ({size} devices), so that each device takes an "
+                         f"equal share; e.g. batch_size {nearest}")
+    return Mesh(mesh.devices, mesh.axis_names, axis_types=(AxisType.Auto,) * len(mesh.axis_names))
+
+
+# ----------------------------------------------------------------------------- the training loss
+def diverged(history: Mapping[str, list]) -> np.ndarray:
+    """Per model (or one bool): has the training loss been non-finite, or above RISE times the
+    run's first minibatch loss, in any epoch so far?"""
+    if not history["train_loss"]:
+        return np.zeros((), bool)
+    first = np.abs(np.asarray(history["batch_loss"][0])[..., 0])
+    losses = np.stack([np.asarray(v) for v in history["train_loss"]])
+    return np.any(~np.isfinite(losses) | (losses > RISE * first), axis=0)
+
+
+def divergence_message(epoch: int, history: Mapping[str, list], new: np.ndarray,
+                       rates: np.ndarray | None) -> str:
+    """The warning for the models that diverged in `epoch` (1-based): losses, learning rates."""
+    def listed(values: Any) -> str:
+        return ", ".join(f"{v:.4g}" for v in np.ravel(values))
+
+    first = np.asarray(history["batch_loss"][0])[..., 0]
+    loss = np.asarray(history["train_loss"][-1])
+    which = ""
+    if new.ndim:
+        which = f"model(s) {np.flatnonzero(new).tolist()}: "
+        first, loss = first[new], loss[new]
+        rates = None if rates is None else np.broadcast_to(rates, new.shape)[new]
+    rate = "" if rates is None else f" at learning rate {listed(rates)}"
+    return (f"{which}training diverged in epoch {epoch}{rate}: train loss {listed(loss)}, first "
+            f"minibatch loss {listed(first)} (non-finite, or more than {RISE:g}x); lower the "
+            "learning rate, or check the loss and the data")
+
+
+def learning_rates(optimizer: optax.GradientTransformation, opt_state: Any) -> np.ndarray | None:
+    """The learning rate(s) of a run, where they can be read: from the state of an
+    `optax.inject_hyperparams` optimizer, else from the optimizer's own settings; or None."""
+    held = _injected_learning_rate(opt_state)
+    if held is not None:
+        return held
+    rate = _setting(describe(optimizer), "learning_rate")
+    if rate is None:
+        step = _setting(describe(optimizer), "step_size")  # optax's sgd scales by -lr
+        rate = None if step is None else -step
+    return None if rate is None else np.asarray(rate)
+
+
+def _injected_learning_rate(opt_state: Any) -> np.ndarray | None:
+    hyper = getattr(opt_state, "hyperparams", None)
+    if isinstance(hyper, Mapping) and "learning_rate" in hyper:
+        return np.asarray(jax.device_get(hyper["learning_rate"]))
+    if isinstance(opt_state, tuple | list):  # e.g. the states of an optax.chain
+        for inner in opt_state:
+            found = _injected_learning_rate(inner)
+            if found is not None:
+                return found
+    return None
+
+
+def _setting(description: Any, name: str) -> float | None:
+    """The first number recorded under `name` in a `describe` result."""
+    if isinstance(description, Mapping):
+        if isinstance(description.get(name), int | float):
+            return description[name]
+        items = description.values()
+    elif isinstance(description, list):
+        items = description
+    else:
+        return None
+    for item in items:
+        found = _setting(item, name)
+        if found is not None:
+            return found
+    return None
+
+
+def check_labels(loss: Any, params: Any, train: Any) -> None:
+    """After a non-finite training loss: ValueError if some integer label alone gives a
+    non-finite loss at the starting params (e.g. a class outside [0, q)): a data error."""
+    if not (isinstance(train, tuple | list) and len(train) == 2):
+        return
+    X, y = train
+    labels = np.asarray(jax.device_get(y))
+    if labels.ndim != 1 or not np.issubdtype(labels.dtype, np.integer):
+        return
+    values, where = np.unique(labels, return_index=True)
+    per_example = jax.vmap(lambda x, t: loss(params, (x[None], t[None])))
+    finite = np.isfinite(np.asarray(per_example(jnp.asarray(X)[where], jnp.asarray(y)[where])))
+    if not finite.all():
+        raise ValueError(f"train: label(s) {values[~finite].tolist()} give a non-finite loss even "
+                         "at the starting parameters; for a classifier, labels must lie in [0, "
+                         f"number of classes) (train y holds values in [{labels.min()}, "
+                         f"{labels.max()}]). Fix the labels; the learning rate is not the cause")
