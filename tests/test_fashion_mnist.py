@@ -1,9 +1,14 @@
-"""FashionMNIST through TFDS, no TensorFlow: builder on a tiny IDX set, errors, real data."""
+"""FashionMNIST through TFDS, no TensorFlow: builder on a tiny IDX set, faults, real data."""
 
 from __future__ import annotations
 
+import errno
 import gzip
+import hashlib
+import io
 import json
+import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -17,8 +22,12 @@ from tensorflow_datasets.image_classification import mnist
 
 from experiments import data_bench
 from jaxhw.data import fashion_mnist as fm
+from jaxhw.data import fashion_mnist_cache as fmc
 
 FIX = ("apt-get install -y dataset-fashion-mnist", "FASHION_MNIST_DIR")
+REBUILD = ("Delete that folder", "make data", "fashion_mnist.prepare(")
+BOOK_FIRST_TEST_LABELS = [9, 2, 1, 1, 6, 1, 4, 6]  # ankle boot, pullover, trouser, ... (d2l 4.2)
+REPO = Path(__file__).resolve().parents[1]
 
 
 def _real_source() -> Path | None:
@@ -34,15 +43,31 @@ real_data = pytest.mark.skipif(REAL_SOURCE is None,
 
 
 @pytest.fixture(autouse=True)
-def _no_user_paths(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The user's $FASHION_MNIST_DIR / $TFDS_DATA_DIR must not steer these tests."""
+def _no_user_paths(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """The user's $FASHION_MNIST_DIR / $TFDS_DATA_DIR / cache dir must not steer these tests."""
     monkeypatch.delenv("FASHION_MNIST_DIR", raising=False)
     monkeypatch.delenv("TFDS_DATA_DIR", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "user-cache"))
 
 
-def _pairs(images: np.ndarray, labels: np.ndarray) -> set[tuple[bytes, int]]:
-    return {(np.asarray(im).reshape(28, 28).tobytes(), int(lb))
-            for im, lb in zip(images, labels, strict=True)}
+def _counts(arrays: dict) -> dict[str, int]:
+    """expected_counts of the tiny IDX set (64 train, 16 test examples)."""
+    return {split: len(labels) for split, (_, labels) in arrays.items()}
+
+
+@pytest.fixture
+def tiny_prepared(tiny_idx, tfds_data_dir) -> tuple[Path, dict]:
+    """The tiny IDX set prepared under a temporary TFDS data dir: (data_dir, arrays)."""
+    folder, arrays = tiny_idx
+    fm.prepare(tfds_data_dir, source=folder, expected_counts=_counts(arrays))
+    return tfds_data_dir, arrays
+
+
+def _assert_same(got: tuple[np.ndarray, np.ndarray], images: np.ndarray,
+                 labels: np.ndarray) -> None:
+    """`got` holds exactly the IDX arrays, in the files' order."""
+    np.testing.assert_array_equal(got[0].reshape(images.shape), images)
+    np.testing.assert_array_equal(got[1], labels)
 
 
 def _leftovers(data_dir: Path) -> list[Path]:
@@ -60,80 +85,89 @@ def test_builder_has_stock_name_version_features(tfds_data_dir: Path) -> None:
     assert str(ours.version) == str(stock.version) == fm.VERSION
     assert ours.features.to_json() == stock.features.to_json()
     assert ours.supervised_keys == stock.supervised_keys == ("image", "label")
+    assert ours.disable_shuffling and not stock.disable_shuffling
     assert tfds.builder_cls("fashion_mnist") is mnist.FashionMNIST  # ours is not registered
 
 
-def test_prepared_fixture_reads_back_through_data_source(tiny_idx, tfds_data_dir) -> None:
-    folder, arrays = tiny_idx
-    target = fm.prepare(tfds_data_dir, source=folder)
-    assert target == tfds_data_dir / "fashion_mnist" / "3.0.1"
+def test_stock_data_source_reads_the_files_order(tiny_prepared) -> None:
+    data_dir, arrays = tiny_prepared
+    target = fm.dataset_dir(data_dir)
+    assert target == data_dir / "fashion_mnist" / "3.0.1"
     info = json.loads((target / "dataset_info.json").read_text())
+    assert info["disableShuffling"] is True
     assert {s["name"]: int(s["shardLengths"][0]) for s in info["splits"]} == {"train": 64,
                                                                             "test": 16}
-    assert sorted(p.name for p in target.glob("*.array_record*")) == [
-        "fashion_mnist-test.array_record-00000-of-00001",
-        "fashion_mnist-train.array_record-00000-of-00001"]
-    sources = tfds.data_source("fashion_mnist", data_dir=str(tfds_data_dir), download=False)
+    sources = tfds.data_source("fashion_mnist", data_dir=str(data_dir), download=False)
     for split, (images, labels) in arrays.items():
         records = sources[split].__getitems__(range(len(sources[split])))
-        assert len(records) == len(labels)
         chex.assert_shape(records[0]["image"], (28, 28, 1))
         chex.assert_type(records[0]["image"], np.uint8)
-        assert _pairs([r["image"] for r in records], [r["label"] for r in records]) == _pairs(
-            images, labels)
+        _assert_same((np.stack([r["image"] for r in records]),
+                      np.array([r["label"] for r in records])), images, labels)
 
 
-def test_load_equals_fixture_and_caches(tiny_idx, tfds_data_dir) -> None:
+def test_stock_data_source_reads_only_the_stock_version(tiny_idx, tmp_path) -> None:
+    """Why VERSION stays 3.0.1: a bumped version is invisible to `tfds.data_source(name)`."""
+    folder, arrays = tiny_idx
+
+    class Bumped(fm.builder_class(), skip_registration=True):
+        name = fm.NAME
+        VERSION = tfds.core.Version("3.0.2")
+
+    Bumped(data_dir=str(tmp_path / "bumped"), expected_counts=_counts(arrays)).download_and_prepare(
+        file_format="array_record", download_config=fm.download_config(folder))
+    assert (tmp_path / "bumped" / "fashion_mnist" / "3.0.2" / "dataset_info.json").is_file()
+    with pytest.raises(NotImplementedError):  # TFDS looks for 3.0.1 only, finds no copy
+        tfds.data_source("fashion_mnist", split="test", data_dir=str(tmp_path / "bumped"),
+                         download=False)
+
+
+def test_load_keeps_the_files_order_and_caches(tiny_idx, tfds_data_dir) -> None:
     folder, arrays = tiny_idx
     for split, (images, labels) in arrays.items():
         assert not fm.is_cached(split, tfds_data_dir)
-        got_images, got_labels = fm.load(split, tfds_data_dir, source=folder)
-        chex.assert_shape(got_images, (len(labels), 28, 28, 1))
-        chex.assert_type([got_images, got_labels], [np.uint8, np.int32])
-        assert _pairs(got_images, got_labels) == _pairs(images, labels)
-        assert set(got_labels.tolist()) == set(range(10))
+        got = fm.load(split, tfds_data_dir, source=folder, expected_counts=_counts(arrays))
+        chex.assert_shape(got[0], (len(labels), 28, 28, 1))
+        chex.assert_type(list(got), [np.uint8, np.int32])
+        _assert_same(got, images, labels)
         assert fm.is_cached(split, tfds_data_dir)
-        again = fm.load(split, tfds_data_dir)  # from the cache: same arrays, same order
-        np.testing.assert_array_equal(again[0], got_images)
-        np.testing.assert_array_equal(again[1], got_labels)
-    np.testing.assert_array_equal(fm.load("val", tfds_data_dir)[1], fm.load("test",
-                                                                             tfds_data_dir)[1])
+        _assert_same(fm.load(split, tfds_data_dir), images, labels)  # from the cache
+    np.testing.assert_array_equal(fm.load("val", tfds_data_dir)[1], arrays["test"][1])
 
 
 def test_warm_load_in_new_process_reads_only_the_cache(tiny_idx, tfds_data_dir) -> None:
     folder, arrays = tiny_idx
-    images, labels = fm.load("train", tfds_data_dir, source=folder)
+    images, labels = fm.load("train", tfds_data_dir, source=folder,
+                             expected_counts=_counts(arrays))
     code = ("import sys, numpy as np; from jaxhw.data import fashion_mnist as fm; "
             f"x, y = fm.load('train', {str(tfds_data_dir)!r}); "
             "print(int(x.astype(np.int64).sum()), y.tolist(), "
             "'tensorflow_datasets' in sys.modules, 'jax' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True).stdout.split(maxsplit=1)
+                         check=True, cwd=REPO).stdout.split(maxsplit=1)
     assert int(out[0]) == int(images.astype(np.int64).sum())
     assert out[1].strip() == f"{labels.tolist()} False False"
 
 
-def test_corrupt_or_partial_cache_is_rebuilt(tiny_idx, tfds_data_dir) -> None:
-    folder, arrays = tiny_idx
-    images, labels = fm.load("test", tfds_data_dir, source=folder)
-    cache = fm.dataset_dir(tfds_data_dir) / "jaxhw-test.npz"
+def test_corrupt_or_partial_cache_is_rebuilt(tiny_prepared) -> None:
+    data_dir, arrays = tiny_prepared
+    fm.load("test", data_dir)
+    cache = fm.dataset_dir(data_dir) / fmc.file_name("test", (28, 28))
     for damage in (b"not a zip file", cache.read_bytes()[:1000]):
         cache.write_bytes(damage)
-        assert not fm.is_cached("test", tfds_data_dir)
-        got = fm.load("test", tfds_data_dir)
-        np.testing.assert_array_equal(got[0], images)
-        np.testing.assert_array_equal(got[1], labels)
-        assert fm.is_cached("test", tfds_data_dir)
+        assert not fm.is_cached("test", data_dir)
+        _assert_same(fm.load("test", data_dir), *arrays["test"])
+        assert fm.is_cached("test", data_dir)
     assert not list(cache.parent.glob("*.tmp-*"))
 
 
-def test_resize_is_bilinear_and_cached(tiny_idx, tfds_data_dir) -> None:
-    folder, _ = tiny_idx
-    images, labels = fm.load("test", tfds_data_dir, resize=(32, 32), source=folder)
+def test_resize_is_bilinear_and_cached(tiny_prepared) -> None:
+    data_dir, _ = tiny_prepared
+    images, labels = fm.load("test", data_dir, resize=(32, 32))
     chex.assert_shape(images, (16, 32, 32, 1))
     chex.assert_type([images, labels], [np.uint8, np.int32])
-    assert fm.is_cached("test", tfds_data_dir, resize=(32, 32))
-    base = fm.load("test", tfds_data_dir)[0].astype(np.float64)
+    assert fm.is_cached("test", data_dir, resize=(32, 32))
+    base = fm.load("test", data_dir)[0].astype(np.float64)
     np.testing.assert_allclose(images.mean(axis=(1, 2, 3)), base.mean(axis=(1, 2, 3)), atol=2.0)
     flat = np.full((2, 28, 28, 1), 77, np.uint8)
     np.testing.assert_array_equal(fm.resize_images(flat, (32, 32)), np.full((2, 32, 32, 1), 77))
@@ -195,19 +229,43 @@ def test_source_order(tiny_idx, tmp_path, monkeypatch) -> None:
         fm.locate_source()
 
 
+def _copy_idx(folder: Path, to: Path) -> Path:
+    to.mkdir(parents=True)
+    for name in fm.FILES.values():
+        shutil.copyfile(folder / name, to / name)
+    return to
+
+
 def test_builder_reads_tfds_manual_dir(tiny_idx, tfds_data_dir, tmp_path, monkeypatch) -> None:
     folder, arrays = tiny_idx
     monkeypatch.setattr(fm, "DEBIAN_DIR", tmp_path / "no-debian")
-    manual = tfds_data_dir / "downloads" / "manual"
-    manual.mkdir(parents=True)
-    for name in fm.FILES.values():
-        (manual / name).write_bytes((folder / name).read_bytes())
-    images, labels = fm.load("train", tfds_data_dir)
-    assert _pairs(images, labels) == _pairs(*arrays["train"])
+    _copy_idx(folder, tfds_data_dir / "downloads" / "manual")
+    _assert_same(fm.load("train", tfds_data_dir, expected_counts=_counts(arrays)),
+                 *arrays["train"])
 
 
-def test_offline_by_default_and_online_only_when_asked(tfds_data_dir, tmp_path,
+def test_source_reaches_the_builder_as_its_manual_dir(tiny_idx, idx_writer, tfds_data_dir,
+                                                      tmp_path, monkeypatch) -> None:
+    folder, arrays = tiny_idx
+    other = _copy_idx(folder, tmp_path / "other")  # same shapes, other pixels
+    idx_writer(other / fm.FILES["test", "images"], np.zeros((16, 28, 28), np.uint8))
+    monkeypatch.setenv("FASHION_MNIST_DIR", str(other))
+    seen = []
+    prepare = fm.builder_class().download_and_prepare
+
+    def spy(self, **kwargs):
+        seen.append(kwargs["download_config"])
+        return prepare(self, **kwargs)
+
+    monkeypatch.setattr(fm.builder_class(), "download_and_prepare", spy)
+    got = fm.load("test", tfds_data_dir, source=folder, expected_counts=_counts(arrays))
+    _assert_same(got, *arrays["test"])  # `source` wins over $FASHION_MNIST_DIR
+    assert [(Path(c.manual_dir), c.try_download_gcs) for c in seen] == [(folder, False)]
+
+
+def test_offline_by_default_and_online_only_when_asked(tiny_idx, tfds_data_dir, tmp_path,
                                                        monkeypatch) -> None:
+    folder, arrays = tiny_idx
     monkeypatch.setattr(fm, "DEBIAN_DIR", tmp_path / "no-debian")
 
     def no_network(*args, **kwargs):
@@ -216,16 +274,33 @@ def test_offline_by_default_and_online_only_when_asked(tfds_data_dir, tmp_path,
     monkeypatch.setattr(socket.socket, "connect", no_network)
     with pytest.raises(fm.FashionMNISTDataError, match="apt-get install -y dataset-fashion"):
         fm.load("train", tfds_data_dir)
+    assert _leftovers(tfds_data_dir) == []
     asked = []
 
-    class StockBuilder:
-        def download_and_prepare(self, **kwargs):
+    class Downloads:  # stands in for TFDS's DownloadManager, "downloading" the tiny files
+        def __init__(self, **kwargs):
             asked.append(kwargs)
 
-    monkeypatch.setattr(tfds, "builder", lambda name, data_dir: asked.append((name, data_dir))
-                        or StockBuilder())
-    assert fm.prepare(tfds_data_dir, online=True) == fm.dataset_dir(tfds_data_dir)
-    assert asked == [("fashion_mnist", str(tfds_data_dir)), {"file_format": "array_record"}]
+        def download(self, urls):
+            asked.append(urls)
+            return {name: folder / name for name in urls}
+
+    download_upstream = fm.download_upstream
+
+    def download_with_stand_in(manual_dir):  # the builder keeps TFDS's own DownloadManager
+        with monkeypatch.context() as patch:
+            patch.setattr(tfds.download, "DownloadManager", Downloads)
+            return download_upstream(manual_dir)
+
+    monkeypatch.setattr(fm, "download_upstream", download_with_stand_in)
+    target = fm.prepare(tfds_data_dir, online=True, expected_counts=_counts(arrays))
+    manual = tfds_data_dir / "downloads" / "manual"
+    assert asked[0]["url_infos"] == mnist.FashionMNIST.url_infos
+    assert asked[0]["force_checksums_validation"] is True
+    assert asked[1] == {n: mnist.FashionMNIST.URL + n for n in fm.FILES.values()}
+    assert sorted(p.name for p in manual.iterdir()) == sorted(fm.FILES.values())
+    assert fm.prepare(tfds_data_dir) == target  # prepared once; offline from now on
+    _assert_same(fm.load("train", tfds_data_dir), *arrays["train"])
 
 
 def test_default_data_dir_is_tfds_default(monkeypatch, tmp_path) -> None:
@@ -237,7 +312,7 @@ def test_default_data_dir_is_tfds_default(monkeypatch, tmp_path) -> None:
     assert fm.dataset_dir() == tmp_path / "fashion_mnist" / "3.0.1"
 
 
-# Malformed files: a clear error naming the file and the fix; nothing half-written is left.
+# Malformed IDX files: a clear error naming the file and the fix; nothing half-written is left.
 
 def _zero_middle(path: Path) -> None:
     data = bytearray(path.read_bytes())
@@ -279,19 +354,54 @@ def test_malformed_files_raise_clear_errors_then_good_files_work(case, tiny_idx,
     good = path.read_bytes()
     damage(path, idx_writer, arrays)
     with pytest.raises(fm.FashionMNISTDataError, match=message) as err:
-        fm.load("train", tfds_data_dir, source=folder)
+        fm.load("train", tfds_data_dir, source=folder, expected_counts=_counts(arrays))
     assert str(path) in str(err.value) and all(fix in str(err.value) for fix in FIX)
     assert _leftovers(tfds_data_dir) == []
     path.write_bytes(good)
-    images, labels = fm.load("train", tfds_data_dir, source=folder)
-    assert _pairs(images, labels) == _pairs(*arrays["train"])
+    _assert_same(fm.load("train", tfds_data_dir, source=folder, expected_counts=_counts(arrays)),
+                 *arrays["train"])
+
+
+def _swap_train_and_test(folder: Path) -> None:
+    for kind in ("images", "labels"):
+        train, test = (folder / fm.FILES[split, kind] for split in ("train", "test"))
+        train_bytes = train.read_bytes()
+        train.write_bytes(test.read_bytes())
+        test.write_bytes(train_bytes)
+
+
+@pytest.mark.parametrize("swap, counts, message", [
+    (True, "tiny", "hold 16 examples, expected 64 for the train split: the train and test "
+                   "files look swapped"),
+    (False, None, "hold 64 examples, expected 60000 for the train split: not the full "
+                  r"FashionMNIST split \(pass expected_counts"),
+])
+def test_idx_counts_are_checked(tiny_idx, tfds_data_dir, swap, counts, message) -> None:
+    folder, arrays = tiny_idx
+    if swap:
+        _swap_train_and_test(folder)
+    counts = _counts(arrays) if counts == "tiny" else counts
+    with pytest.raises(fm.FashionMNISTDataError, match=message) as err:
+        fm.load("test", tfds_data_dir, source=folder, expected_counts=counts)
+    assert str(folder / fm.FILES["train", "images"]) in str(err.value)
+    assert _leftovers(tfds_data_dir) == []
+    with pytest.raises(fm.FashionMNISTDataError, match="look swapped" if swap else "60000"):
+        fm.read_split(folder, "train", counts)
+
+
+@pytest.mark.parametrize("counts", [{"train": 64}, {"train": 64, "test": 0},
+                                    {"train": 64, "test": 16.0}, [64, 16]])
+def test_bad_expected_counts_are_refused(counts, tfds_data_dir) -> None:
+    with pytest.raises(ValueError, match="expected_counts must map 'train' and 'test'"):
+        fm.load("train", tfds_data_dir, expected_counts=counts)
 
 
 def test_builder_itself_rejects_malformed_files(tiny_idx, idx_writer, tfds_data_dir) -> None:
     folder, arrays = tiny_idx
     idx_writer(folder / fm.FILES["test", "images"], arrays["test"][0], magic=0x0804)
     with pytest.raises(fm.FashionMNISTDataError, match="t10k-images-idx3-ubyte.gz: IDX magic"):
-        fm.builder(tfds_data_dir, source=folder).download_and_prepare(file_format="array_record")
+        fm.builder(tfds_data_dir, expected_counts=_counts(arrays)).download_and_prepare(
+            file_format="array_record", download_config=fm.download_config(folder))
     assert _leftovers(tfds_data_dir) == []
 
 
@@ -309,11 +419,277 @@ def test_failure_while_writing_leaves_nothing_then_retry_works(tiny_idx, tfds_da
 
     monkeypatch.setattr(cls, "_generate_examples", fail_midway)
     with pytest.raises(OSError, match="No space left"):
-        fm.load("train", tfds_data_dir, source=folder)
+        fm.load("train", tfds_data_dir, source=folder, expected_counts=_counts(arrays))
     assert _leftovers(tfds_data_dir) == []
     monkeypatch.setattr(cls, "_generate_examples", generate)
-    images, labels = fm.load("train", tfds_data_dir, source=folder)
-    assert _pairs(images, labels) == _pairs(*arrays["train"])
+    _assert_same(fm.load("train", tfds_data_dir, source=folder, expected_counts=_counts(arrays)),
+                 *arrays["train"])
+
+
+# A damaged prepared copy or cache is never served: rebuilt, or refused naming the fix.
+
+def test_swapped_cache_is_rebuilt_not_served(tiny_prepared) -> None:
+    data_dir, arrays = tiny_prepared
+    fm.load("train", data_dir), fm.load("test", data_dir)
+    target = fm.dataset_dir(data_dir)
+    train_cache = target / fmc.file_name("train", (28, 28))
+    shutil.copyfile(target / fmc.file_name("test", (28, 28)), train_cache)
+    assert not fm.is_cached("train", data_dir)
+    _assert_same(fm.load("train", data_dir), *arrays["train"])
+    with np.load(train_cache) as cache:
+        assert str(cache["split"]) == "train" and int(cache["num_examples"]) == 64
+
+
+def test_old_format_cache_is_not_served(tiny_prepared) -> None:
+    data_dir, arrays = tiny_prepared
+    target = fm.dataset_dir(data_dir)
+    images, labels = arrays["train"]
+    buffer = io.BytesIO()  # exactly what jaxhw wrote before caches recorded split and source
+    np.savez(buffer, images=images[::-1, :, :, None], labels=labels[::-1].astype(np.int32),
+             format=np.int64(1), info_sha256=np.str_(
+                 hashlib.sha256((target / "dataset_info.json").read_bytes()).hexdigest()))
+    for name in ("jaxhw-train.npz", fmc.file_name("train", (28, 28))):
+        (target / name).write_bytes(buffer.getvalue())
+    assert not fm.is_cached("train", data_dir)
+    _assert_same(fm.load("train", data_dir), *arrays["train"])
+
+
+def _edit_info(target: Path, edit) -> None:
+    path = target / "dataset_info.json"
+    info = json.loads(path.read_text())
+    edit(info)
+    path.write_text(json.dumps(info))
+
+
+def _halve_train_length(info: dict) -> None:
+    info["splits"][0]["shardLengths"] = ["30"]
+
+
+def _truncate_train_shard(target: Path) -> None:
+    shard = next(target.glob("*-train.array_record-*"))
+    shard.write_bytes(shard.read_bytes()[:-10])
+
+
+def _corrupt_train_records(target: Path) -> None:
+    shard = next(target.glob("*-train.array_record-*"))
+    data = bytearray(shard.read_bytes())
+    data[1000:1500] = bytes(500)  # inside the records; the footer still counts 64
+    shard.write_bytes(bytes(data))
+
+
+# case: (damage(target), expected message)
+DAMAGED = {
+    "info deleted": (lambda t: (t / "dataset_info.json").unlink(), "dataset_info.json is missing"),
+    "info not json": (lambda t: (t / "dataset_info.json").write_text("{"),
+                      "dataset_info.json is unreadable"),
+    "shardLengths edited": (lambda t: _edit_info(t, _halve_train_length),
+                            "dataset_info.json lists 30 examples in fashion_mnist-train"
+                            r"\.array_record-00000-of-00001 but the file holds 64"),
+    "splits edited": (lambda t: _edit_info(t, lambda i: i.update(splits=[{"name": "train"}])),
+                      "has no readable split list"),
+    "shard truncated": (_truncate_train_shard,
+                        r"fashion_mnist-train\.array_record-00000-of-00001 is truncated or "
+                        "corrupt"),
+    "records corrupt": (_corrupt_train_records, "reading its train records failed"),
+}
+
+
+@pytest.mark.parametrize("case", list(DAMAGED))
+@pytest.mark.parametrize("cached_before", [False, True])
+def test_damaged_prepared_copy_is_refused_with_how_to_rebuild(case, cached_before, tiny_idx,
+                                                              tiny_prepared) -> None:
+    data_dir, arrays = tiny_prepared
+    target = fm.dataset_dir(data_dir)
+    if cached_before:
+        fm.load("train", data_dir)
+    damage, message = DAMAGED[case]
+    damage(target)
+    assert not fm.is_cached("train", data_dir)
+    with pytest.raises(fm.FashionMNISTDataError, match=message) as err:
+        fm.load("train", data_dir)
+    assert str(target) in str(err.value) and all(fix in str(err.value) for fix in REBUILD)
+    assert not fm.is_cached("train", data_dir)
+    shutil.rmtree(target)  # the advice given: delete the folder and prepare it again
+    fm.prepare(data_dir, source=tiny_idx[0], expected_counts=_counts(arrays))
+    _assert_same(fm.load("train", data_dir), *arrays["train"])
+
+
+# Read-only prepared datasets load; a cache that can't be written never fails a load.
+
+def _refuse_writes_under(monkeypatch: pytest.MonkeyPatch, folder: Path | None) -> None:
+    """Make the cache writer fail as on a read-only file system (everywhere if folder is None)."""
+    write = fmc.write_atomic
+
+    def read_only(path, data):
+        if folder is None or Path(path).is_relative_to(folder):
+            raise OSError(errno.EROFS, os.strerror(errno.EROFS), str(path))
+        return write(path, data)
+
+    monkeypatch.setattr(fmc, "write_atomic", read_only)
+
+
+def test_read_only_dataset_caches_in_the_user_cache_dir(tiny_prepared, tmp_path,
+                                                        monkeypatch) -> None:
+    data_dir, arrays = tiny_prepared
+    target = fm.dataset_dir(data_dir)
+    before = sorted(target.iterdir())
+    _refuse_writes_under(monkeypatch, target)
+    _assert_same(fm.load("train", data_dir), *arrays["train"])
+    assert sorted(target.iterdir()) == before
+    user_dir = fmc.cache_dirs(target)[1]
+    assert user_dir.is_relative_to(tmp_path / "user-cache" / "jaxhw")
+    assert [p.name for p in user_dir.iterdir()] == [fmc.file_name("train", (28, 28))]
+    assert fm.is_cached("train", data_dir)
+    _assert_same(fm.load("train", data_dir), *arrays["train"])
+
+
+def test_nothing_writable_still_loads_with_a_warning(tiny_prepared, monkeypatch) -> None:
+    data_dir, arrays = tiny_prepared
+    _refuse_writes_under(monkeypatch, None)
+    with pytest.warns(RuntimeWarning, match="could not cache the test arrays .*Read-only"):
+        _assert_same(fm.load("test", data_dir), *arrays["test"])
+    assert not fm.is_cached("test", data_dir)
+
+
+def _read_only_runner(folder: Path) -> list[str] | None:
+    """A command prefix running a program with `folder` truly read-only, even for root.
+
+    Root ignores file modes, so as root the folder is bind-mounted read-only in a private
+    mount namespace (`unshare`); other users get `chmod`. None where neither is possible.
+    """
+    if os.geteuid() != 0:
+        for path in [folder, *folder.rglob("*")]:
+            path.chmod(path.stat().st_mode & ~0o222)
+        return []
+    mount = 'mount --bind -o ro "$0" "$0" && exec "$@"'
+    prefix = ["unshare", "--map-root-user", "--mount", "sh", "-c", mount, str(folder)]
+    if shutil.which("unshare") is None or subprocess.run(
+            [*prefix, "true"], capture_output=True).returncode != 0:
+        return None
+    return prefix
+
+
+def test_truly_read_only_dataset_loads(tiny_prepared, tmp_path) -> None:
+    data_dir, arrays = tiny_prepared
+    target = fm.dataset_dir(data_dir)
+    runner = _read_only_runner(target)
+    if runner is None:
+        pytest.skip("running as root without unshare/mount: no way to make a folder read-only")
+    code = ("import errno, sys; from jaxhw.data import fashion_mnist as fm; "
+            "target = fm.dataset_dir(sys.argv[1])\n"
+            "try:\n    (target / 'probe').write_bytes(b'')\n"
+            "except OSError as err:\n    print('read-only:', err.errno in (errno.EROFS, "
+            "errno.EACCES))\n"
+            "x, y = fm.load('test', sys.argv[1]); print(y.tolist(), fm.is_cached('test', "
+            "sys.argv[1]))")
+    try:
+        out = subprocess.run([*runner, sys.executable, "-c", code, str(data_dir)], cwd=REPO,
+                             capture_output=True, text=True, check=True).stdout.splitlines()
+    finally:
+        for path in [target, *target.rglob("*")]:
+            path.chmod(path.stat().st_mode | 0o200)
+    assert out == ["read-only: True", f"{arrays['test'][1].tolist()} True"]
+    user_dir = fmc.cache_dirs(target)[1]
+    assert [p.name for p in user_dir.iterdir()] == [fmc.file_name("test", (28, 28))]
+    assert not list(target.glob("jaxhw-*"))
+
+
+# A copy from before the files' order was kept (TFDS-shuffled records, old caches) is replaced.
+
+def _old_shuffled_copy(data_dir: Path, folder: Path, counts: dict[str, int]) -> Path:
+    """Prepare data_dir as jaxhw did before: records shuffled by TFDS, format-1 caches."""
+
+    class Old(fm.builder_class(), skip_registration=True):
+        name = fm.NAME
+
+        def _info(self):
+            return mnist.FashionMNIST._info(self)  # the stock info: TFDS shuffles the records
+
+    Old(data_dir=str(data_dir), expected_counts=counts).download_and_prepare(
+        file_format="array_record", download_config=fm.download_config(folder))
+    target = fm.dataset_dir(data_dir)
+    info_sha = hashlib.sha256((target / "dataset_info.json").read_bytes()).hexdigest()
+    for split in fm.SPLITS:
+        ds = tfds.data_source("fashion_mnist", split=split, data_dir=str(data_dir),
+                              download=False)
+        images, labels = fm.read_data_source(ds)
+        buffer = io.BytesIO()
+        np.savez(buffer, images=images, labels=labels, format=np.int64(1),
+                 info_sha256=np.str_(info_sha))
+        (target / f"jaxhw-{split}.npz").write_bytes(buffer.getvalue())
+    return target
+
+
+def test_old_shuffled_copy_and_caches_are_replaced(tiny_idx, tfds_data_dir) -> None:
+    folder, arrays = tiny_idx
+    target = _old_shuffled_copy(tfds_data_dir, folder, _counts(arrays))
+    with np.load(target / "jaxhw-test.npz") as old:  # the fault being fixed: not file order
+        assert old["labels"].tolist() != arrays["test"][1].tolist()
+    assert not fm.is_cached("test", tfds_data_dir)
+    _assert_same(fm.load("test", tfds_data_dir, source=folder, expected_counts=_counts(arrays)),
+                 *arrays["test"])
+    assert json.loads((target / "dataset_info.json").read_text())["disableShuffling"] is True
+    assert sorted(p.name for p in target.glob("jaxhw-*")) == [fmc.file_name("test", (28, 28))]
+    assert [p.name for p in target.parent.iterdir()] == [fm.VERSION]  # nothing set aside left
+
+
+def test_old_copy_is_not_served_when_it_cannot_be_rebuilt(tiny_idx, tfds_data_dir, tmp_path,
+                                                          monkeypatch) -> None:
+    folder, arrays = tiny_idx
+    target = _old_shuffled_copy(tfds_data_dir, folder, _counts(arrays))
+    monkeypatch.setattr(fm, "DEBIAN_DIR", tmp_path / "no-debian")
+    with pytest.raises(fm.FashionMNISTDataError, match="older FashionMNIST copy whose records "
+                       "TFDS shuffled, which jaxhw does not serve") as err:
+        fm.load("test", tfds_data_dir)
+    assert all(fix in str(err.value) for fix in FIX)
+    rename = os.rename
+
+    def read_only(src, dst):
+        if Path(src) == target:
+            raise OSError(errno.EROFS, os.strerror(errno.EROFS), str(src))
+        return rename(src, dst)
+
+    monkeypatch.setattr(os, "rename", read_only)
+    with pytest.raises(fm.FashionMNISTDataError, match="could not replace it .Read-only"):
+        fm.load("test", tfds_data_dir, source=folder, expected_counts=_counts(arrays))
+    assert (target / "jaxhw-test.npz").is_file()  # left as it was, and not served
+
+
+# Quick subsets stay class-balanced.
+
+def test_balanced_subset_takes_classes_in_turns() -> None:
+    labels = np.array([3, 3, 3, 0, 1, 0, 3, 1, 2])
+    np.testing.assert_array_equal(fm.balanced_subset(labels, 4), [0, 3, 4, 8])
+    np.testing.assert_array_equal(fm.balanced_subset(labels, 6), [0, 1, 3, 4, 5, 8])
+    np.testing.assert_array_equal(fm.balanced_subset(labels, 9), np.arange(9))
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 10, 1000)
+    for n in (10, 55, 300):
+        keep = fm.balanced_subset(labels, n)
+        counts = np.bincount(labels[keep], minlength=10)
+        assert len(keep) == n and counts.max() - counts.min() <= 1
+        assert np.all(np.diff(keep) > 0)  # file order
+        np.testing.assert_array_equal(fm.balanced_subset(labels, n), keep)
+    with pytest.raises(ValueError, match="n must be in 0..1000"):
+        fm.balanced_subset(labels, 1001)
+
+
+def test_load_splits_picks_balanced_subsets_and_checks(tiny_prepared) -> None:
+    data_dir, arrays = tiny_prepared
+    (X, y), (Xv, yv) = fm.load_splits(20, 10, data_dir=data_dir)
+    chex.assert_shape([X, y, Xv, yv], [(20, 28, 28, 1), (20,), (10, 28, 28, 1), (10,)])
+    chex.assert_type([X, y], [np.uint8, np.int32])
+    np.testing.assert_array_equal(np.bincount(y, minlength=10), np.full(10, 2))
+    np.testing.assert_array_equal(np.bincount(yv, minlength=10), np.ones(10))
+    keep = fm.balanced_subset(arrays["train"][1], 20)
+    _assert_same((X, y), arrays["train"][0][keep], arrays["train"][1][keep])
+    (X_all, _), _ = fm.load_splits(data_dir=data_dir)
+    assert len(X_all) == 64
+    for bad, arg in ((0, "num_train"), (65, "num_train"), (2.5, "num_train"), (True, "num_train")):
+        with pytest.raises(ValueError, match=rf"{arg} must be None or an integer in 1\.\.64"):
+            fm.load_splits(bad, 4, data_dir=data_dir)
+    with pytest.raises(ValueError, match=r"num_val must be None or an integer in 1\.\.16"):
+        fm.load_splits(4, -1, data_dir=data_dir)
 
 
 def test_device_pass_visits_every_example_once() -> None:
@@ -335,29 +711,29 @@ def test_real_data_sizes_and_classes(real_data_dir: Path) -> None:
     test_images, test_labels = fm.load("test", real_data_dir)
     chex.assert_shape([train_images, test_images], [(60000, 28, 28, 1), (10000, 28, 28, 1)])
     chex.assert_type([train_images, train_labels, test_labels], [np.uint8, np.int32, np.int32])
-    assert train_labels.min() == 0 and train_labels.max() == 9
     np.testing.assert_array_equal(np.bincount(train_labels, minlength=10), np.full(10, 6000))
     np.testing.assert_array_equal(np.bincount(test_labels, minlength=10), np.full(10, 1000))
 
 
 @real_data
 @pytest.mark.slow
-def test_real_data_equals_idx_files(real_data_dir: Path) -> None:
-    def rows(images: np.ndarray, labels: np.ndarray) -> np.ndarray:
-        flat = np.concatenate([images.reshape(len(images), -1), labels[:, None].astype(np.uint8)],
-                              axis=1)
-        return np.sort(np.ascontiguousarray(flat).view(np.dtype((np.void, 785)))[:, 0])
-
+def test_real_data_is_the_idx_files_in_order(real_data_dir: Path) -> None:
+    assert fm.load("test", real_data_dir)[1][:8].tolist() == BOOK_FIRST_TEST_LABELS
     for split in fm.SPLITS:
-        raw = fm.read_split(REAL_SOURCE, split)
-        np.testing.assert_array_equal(rows(*fm.load(split, real_data_dir)), rows(*raw))
+        _assert_same(fm.load(split, real_data_dir), *fm.read_split(REAL_SOURCE, split))
 
 
-def test_load_splits_truncates_and_checks(tiny_idx, tfds_data_dir, monkeypatch):
-    monkeypatch.setenv("FASHION_MNIST_DIR", str(tiny_idx[0]))
-    (X, y), (Xv, yv) = fm.load_splits(10, 4, data_dir=tfds_data_dir)
-    assert X.shape == (10, 28, 28, 1) and X.dtype == np.uint8
-    assert y.shape == (10,) and y.dtype == np.int32
-    assert Xv.shape == (4, 28, 28, 1) and yv.shape == (4,)
-    with pytest.raises(ValueError, match="train"):
-        fm.load_splits(0, 4, data_dir=tfds_data_dir)
+@real_data
+@pytest.mark.slow
+def test_make_data_replaces_an_old_shuffled_copy(tiny_idx, tfds_data_dir, tmp_path) -> None:
+    folder, arrays = tiny_idx
+    target = _old_shuffled_copy(tfds_data_dir, folder, _counts(arrays))
+    env = {**os.environ, "TFDS_DATA_DIR": str(tfds_data_dir), "JAXHW_PYTHON": sys.executable,
+           "FASHION_MNIST_DIR": str(REAL_SOURCE)}
+    subprocess.run(["sh", "tools/ensure-fashion-mnist.sh"], cwd=REPO, env=env, check=True,
+                   capture_output=True)
+    assert not (target / "jaxhw-test.npz").exists()
+    assert all(fm.is_cached(split, tfds_data_dir) for split in fm.SPLITS)
+    test_images, test_labels = fm.load("test", tfds_data_dir)
+    assert test_labels[:8].tolist() == BOOK_FIRST_TEST_LABELS
+    _assert_same((test_images, test_labels), *fm.read_split(REAL_SOURCE, "test"))

@@ -3,7 +3,9 @@
 # then prepare the TFDS copy and jaxhw's array cache once, so that `make test` and `make run`
 # find them warm. Never fails the build: without the data, the tests that need it are skipped.
 # Places, in the order jaxhw.data.fashion_mnist looks: $FASHION_MNIST_DIR, then Debian's folder
-# (also the TFDS manual dir, which this script does not manage).
+# (also the TFDS manual dir, which this script does not manage). The TFDS copy keeps the IDX
+# files' order: an older copy whose records TFDS shuffled (TFDS's stock builder, or jaxhw before
+# it kept the order) is replaced, with its caches; a damaged copy is reported with the fix.
 set -u
 debian_dir=/usr/share/datasets/fashion-mnist
 files="train-images-idx3-ubyte.gz train-labels-idx1-ubyte.gz t10k-images-idx3-ubyte.gz t10k-labels-idx1-ubyte.gz"

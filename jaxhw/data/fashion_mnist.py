@@ -1,11 +1,19 @@
-"""FashionMNIST (d2l 4.2) offline: a TFDS builder over local IDX files, cached uint8 arrays.
+"""FashionMNIST (d2l 4.2) offline and in the files' order: a TFDS builder over local IDX files.
 
-Path of the data: four IDX `.gz` files (Debian's `dataset-fashion-mnist`, `$FASHION_MNIST_DIR`,
-the TFDS manual dir or a `source` folder) -> `FashionMNIST`, a TFDS builder with the stock
-`fashion_mnist` name, features, splits and version -> `array_record` under the TFDS data dir ->
-`tfds.data_source`, read once per split into uint8 arrays -> `jaxhw-<split>.npz` beside the
-prepared dataset. Later loads, in any process, read only that `.npz`: neither TensorFlow
+Path of the data: four IDX `.gz` files (a `source` folder, `$FASHION_MNIST_DIR`, the TFDS
+manual dir or Debian's `dataset-fashion-mnist`) -> `FashionMNIST`, a TFDS builder with the
+stock `fashion_mnist` name, features, splits and version, given the folder as its manual dir
+(`DownloadConfig(manual_dir=...)`) -> `array_record` under the TFDS data dir, written with
+shuffling disabled so the examples keep the IDX files' order (the book's, torchvision's and
+Keras's) -> `tfds.data_source`, read once per split into uint8 arrays -> a `.npz` cache
+(`fashion_mnist_cache`). Later loads, in any process, read only that cache: neither TensorFlow
 Datasets (0.6 s to import) nor JAX is imported on that path.
+
+Nothing is served silently wrong (`fashion_mnist_files`): IDX files are checked (header, sizes,
+labels, and counts of 60,000 / 10,000 unless `expected_counts` says otherwise), a prepared copy
+is checked against its array_record files (damage raises FashionMNISTDataError saying how to
+rebuild), an older copy that TFDS shuffled is replaced, and a cache is served only for the same
+split and source.
 
 TensorFlow is never needed: the builder yields `PIL.Image`s (TFDS encodes those with PIL,
 numpy images would go through TF's PNG encoder) and `data_source` decodes with PIL. Nothing
@@ -15,46 +23,40 @@ touches the network unless `online=True` is asked for.
 from __future__ import annotations
 
 import functools
-import gzip
-import hashlib
-import io
 import os
-import struct
-import zipfile
-import zlib
-from collections.abc import Iterable, Iterator, Sequence
+import shutil
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from jaxhw.data import fashion_mnist_cache as cache
+from jaxhw.data.fashion_mnist_files import (
+    FILES,
+    HOW_TO_GET,
+    IMAGE_SIZE,
+    NUM_CLASSES,
+    SPLITS,
+    FashionMNISTDataError,
+    check_counts,
+    damaged,
+    prepared_state,
+    read_split,
+)
+from jaxhw.data.fashion_mnist_files import STANDARD_COUNTS as STANDARD_COUNTS
+from jaxhw.data.fashion_mnist_files import read_idx as read_idx
 from jaxhw.files import write_atomic
 
 NAME = "fashion_mnist"
-VERSION = "3.0.1"  # TFDS's `fashion_mnist` version; tests check it against TFDS's class
-SPLITS = ("train", "test")
+# TFDS's `fashion_mnist` version, kept though our records are now in the files' order: the stock
+# `tfds.data_source("fashion_mnist")` reads only this version. Older shuffled copies are told
+# apart by dataset_info.json's `disableShuffling` and replaced (see `prepare`).
+VERSION = "3.0.1"
 SPLIT_ALIASES = {"val": "test", "validation": "test"}
-IMAGE_SIZE = 28
-NUM_CLASSES = 10
 DEBIAN_DIR = Path("/usr/share/datasets/fashion-mnist")
-FILES = {
-    ("train", "images"): "train-images-idx3-ubyte.gz",
-    ("train", "labels"): "train-labels-idx1-ubyte.gz",
-    ("test", "images"): "t10k-images-idx3-ubyte.gz",
-    ("test", "labels"): "t10k-labels-idx1-ubyte.gz",
-}
 TEXT_LABELS = ("t-shirt", "trouser", "pullover", "dress", "coat",
                "sandal", "shirt", "sneaker", "bag", "ankle boot")
-HOW_TO_GET = ("Get the files with `sudo apt-get update && sudo apt-get install -y "
-              "dataset-fashion-mnist` (installs them in /usr/share/datasets/fashion-mnist), or "
-              "put the four IDX files (" + ", ".join(FILES.values()) + ") in a folder and set "
-              "FASHION_MNIST_DIR to it.")
-_IDX_UBYTE = 0x08  # IDX type code of unsigned bytes; magic = 0x0000 | type << 8 | ndim
-_CACHE_FORMAT = 1
-
-
-class FashionMNISTDataError(ValueError):
-    """The FashionMNIST IDX files are missing or malformed; the message names the file and fix."""
 
 
 def default_data_dir() -> Path:
@@ -100,55 +102,6 @@ def locate_source(source: str | Path | None = None, manual_dir: str | Path | Non
         f"missing e.g. {candidates[-1] / FILES['train', 'images']}). " + HOW_TO_GET)
 
 
-def read_idx(path: str | Path, ndim: int) -> np.ndarray:
-    """Decode one gzipped IDX file of unsigned bytes with `ndim` dims, checking it strictly."""
-    path = Path(path)
-
-    def bad(why: str) -> FashionMNISTDataError:
-        return FashionMNISTDataError(f"{path}: {why}. Reinstall or replace the file. " + HOW_TO_GET)
-
-    try:
-        raw = gzip.decompress(path.read_bytes())
-    except FileNotFoundError:
-        raise FashionMNISTDataError(f"{path}: file not found. " + HOW_TO_GET) from None
-    except (OSError, EOFError, zlib.error) as err:  # BadGzipFile is an OSError
-        raise bad(f"not a readable gzip file (truncated or corrupt: {err})") from err
-    header = 4 + 4 * ndim
-    if len(raw) < header:
-        raise bad(f"only {len(raw)} bytes, shorter than the {header}-byte IDX header")
-    magic = struct.unpack(">I", raw[:4])[0]
-    expected = _IDX_UBYTE << 8 | ndim
-    if magic != expected:
-        raise bad(f"IDX magic number is {magic:#010x}, expected {expected:#010x} "
-                  f"(unsigned bytes, {ndim} dimension(s))")
-    shape = struct.unpack(f">{ndim}I", raw[4:header])
-    size = int(np.prod(shape))
-    if len(raw) - header != size:
-        raise bad(f"header announces shape {shape} ({size} bytes of data) but the file holds "
-                  f"{len(raw) - header} bytes")
-    return np.frombuffer(raw, dtype=np.uint8, offset=header).reshape(shape)
-
-
-def read_split(folder: str | Path, split: str) -> tuple[np.ndarray, np.ndarray]:
-    """Validated IDX arrays of a split: images (n, 28, 28, 1) uint8, labels (n,) uint8."""
-    folder = Path(folder)
-    images_path, labels_path = (folder / FILES[split, kind] for kind in ("images", "labels"))
-    images = read_idx(images_path, ndim=3)
-    labels = read_idx(labels_path, ndim=1)
-    if images.shape[1:] != (IMAGE_SIZE, IMAGE_SIZE):
-        raise FashionMNISTDataError(
-            f"{images_path}: images are {images.shape[1]}x{images.shape[2]}, expected "
-            f"{IMAGE_SIZE}x{IMAGE_SIZE}. " + HOW_TO_GET)
-    if len(images) != len(labels):
-        raise FashionMNISTDataError(
-            f"{images_path} holds {len(images)} images but {labels_path} holds {len(labels)} "
-            "labels: the two files do not belong together. " + HOW_TO_GET)
-    if len(labels) and labels.max() >= NUM_CLASSES:
-        raise FashionMNISTDataError(
-            f"{labels_path}: label {labels.max()} is outside 0..{NUM_CLASSES - 1}. " + HOW_TO_GET)
-    return images[..., None], labels
-
-
 @functools.cache
 def builder_class() -> type:
     """The TFDS builder class, made on first use so that importing this module stays cheap."""
@@ -160,25 +113,36 @@ def builder_class() -> type:
         """TFDS's `fashion_mnist` (same name, features, splits, version) from local IDX files.
 
         Not registered with TFDS, so `tfds.builder("fashion_mnist")` stays the stock builder
-        (which reads what this one writes). `source` is the folder of the four IDX files; by
-        default `locate_source` picks one, looking in the TFDS manual dir too.
+        (which reads what this one writes). The IDX files come from the TFDS manual dir
+        (`DownloadConfig(manual_dir=...)`, default <data_dir>/downloads/manual) when it holds
+        all four, else from $FASHION_MNIST_DIR or Debian's folder; it never downloads. Each
+        split must hold `expected_counts[split]` examples (default 60,000 / 10,000).
         """
 
         name = NAME
         MANUAL_DOWNLOAD_INSTRUCTIONS = HOW_TO_GET
 
-        def __init__(self, *, source: str | Path | None = None, **kwargs: Any) -> None:
-            self.source = source
+        def __init__(self, *, expected_counts: Mapping[str, int] | None = None,
+                     **kwargs: Any) -> None:
+            self.expected_counts = check_counts(expected_counts)
             super().__init__(**kwargs)
+
+        def _info(self) -> Any:
+            stock = super()._info()
+            # TFDS would otherwise shuffle the records by a hash of their keys as it writes.
+            return tfds.core.DatasetInfo(
+                builder=self, description=stock.description, features=stock.features,
+                supervised_keys=stock.supervised_keys, homepage=stock.homepage,
+                citation=stock.citation, disable_shuffling=True)
 
         def _split_generators(self, dl_manager: Any) -> list:
             try:
-                manual_dir = dl_manager.manual_dir
+                manual_dir = Path(dl_manager.manual_dir)
             except AssertionError:  # TFDS's way of saying the manual dir is absent or empty
                 manual_dir = None
-            folder = locate_source(self.source, manual_dir)
+            folder = manual_dir if manual_dir and _has_all_files(manual_dir) else locate_source()
             # Every file is decoded and checked before TFDS writes a single record.
-            arrays = {split: read_split(folder, split) for split in SPLITS}
+            arrays = {split: read_split(folder, split, self.expected_counts) for split in SPLITS}
             return [tfds.core.SplitGenerator(name=split, gen_kwargs={
                 "images": arrays[split][0], "labels": arrays[split][1]}) for split in SPLITS]
 
@@ -191,35 +155,49 @@ def builder_class() -> type:
     return FashionMNIST
 
 
-def builder(data_dir: str | Path | None = None, source: str | Path | None = None) -> Any:
+def builder(data_dir: str | Path | None = None, *,
+            expected_counts: Mapping[str, int] | None = None) -> Any:
     """An instance of the local-IDX `FashionMNIST` builder under `data_dir` (TFDS default)."""
     root = Path(data_dir).expanduser() if data_dir is not None else default_data_dir()
-    return builder_class()(data_dir=str(root), source=source)
+    return builder_class()(data_dir=str(root), expected_counts=expected_counts)
+
+
+def download_config(manual_dir: str | Path) -> Any:
+    """TFDS's DownloadConfig that hands the builder the IDX folder `manual_dir`, offline."""
+    import tensorflow_datasets as tfds
+
+    return tfds.download.DownloadConfig(manual_dir=str(manual_dir), try_download_gcs=False)
 
 
 def prepare(data_dir: str | Path | None = None, source: str | Path | None = None,
-            online: bool = False) -> Path:
-    """Write the array_record dataset unless present; return its folder. Offline unless asked.
+            online: bool = False, *, expected_counts: Mapping[str, int] | None = None) -> Path:
+    """Write the ordered array_record dataset unless a sound copy is there; return its folder.
 
-    With `online=True` and no local IDX files, TFDS's stock builder downloads the upstream
-    files instead (this needs internet, and TensorFlow for its PNG encoding).
+    An older copy whose records TFDS shuffled (TFDS's stock builder, jaxhw before it kept the
+    files' order) is replaced; a damaged one raises FashionMNISTDataError saying how to rebuild
+    it. Offline unless `online=True`: then, without local IDX files, the four upstream files
+    are downloaded (TFDS's registered checksums checked) into the TFDS manual dir first.
     """
+    counts = check_counts(expected_counts)
     target = dataset_dir(data_dir)
-    if (target / "dataset_info.json").is_file():  # TFDS renames a dataset into place when done
+    state = prepared_state(target)
+    if state == "sound":
         return target
     try:
         folder = locate_source(source, _manual_dir(target))
-    except FashionMNISTDataError:
-        if not online:
+    except FashionMNISTDataError as err:
+        if online and source is None:
+            folder = download_upstream(_manual_dir(target))
+        elif state == "stale":
+            raise FashionMNISTDataError(
+                f"{target} holds an older FashionMNIST copy whose records TFDS shuffled, which "
+                f"jaxhw does not serve; rebuilding it in the files' order needs them: {err}"
+            ) from err
+        else:
             raise
-        import tensorflow_datasets as tfds
-
-        stock = tfds.builder(NAME, data_dir=str(target.parent.parent))
-        stock.download_and_prepare(file_format="array_record")
-        return target
-    for split in SPLITS:  # check every file before TFDS creates any folder
-        read_split(folder, split)
-    builder(data_dir, folder).download_and_prepare(file_format="array_record")
+    _remove_stale(target)
+    builder(data_dir, expected_counts=counts).download_and_prepare(
+        file_format="array_record", download_config=download_config(folder))
     return target
 
 
@@ -227,14 +205,49 @@ def _manual_dir(target: Path) -> Path:
     return target.parent.parent / "downloads" / "manual"
 
 
+def download_upstream(manual_dir: str | Path) -> Path:
+    """Download the four IDX files into `manual_dir`, checking TFDS's checksums (internet)."""
+    import tensorflow_datasets as tfds
+    from tensorflow_datasets.image_classification import mnist
+
+    manual_dir = Path(manual_dir)
+    stock = mnist.FashionMNIST
+    downloads = tfds.download.DownloadManager(
+        download_dir=manual_dir.parent, url_infos=stock.url_infos,
+        force_checksums_validation=True).download(
+            {name: stock.URL + name for name in FILES.values()})
+    manual_dir.mkdir(parents=True, exist_ok=True)
+    for name, path in downloads.items():
+        write_atomic(manual_dir / name, Path(path).read_bytes())
+    return manual_dir
+
+
+def _remove_stale(target: Path) -> None:
+    """Move an older, shuffled copy out of the way in one rename, then delete it."""
+    if not target.exists():
+        return
+    aside = target.with_name(f"{target.name}.stale-{os.getpid()}")
+    try:
+        os.rename(target, aside)
+    except OSError as err:
+        raise FashionMNISTDataError(
+            f"{target} holds an older FashionMNIST copy whose records TFDS shuffled (made by "
+            "TFDS's stock builder or an older jaxhw); jaxhw serves the files' order and could "
+            f"not replace it ({err.strerror or err}). Delete that folder, or use a writable "
+            "data_dir.") from err
+    shutil.rmtree(aside, ignore_errors=True)
+
+
 def data_source(split: str, data_dir: str | Path | None = None, source: str | Path | None = None,
-                online: bool = False) -> Any:
+                online: bool = False, *, expected_counts: Mapping[str, int] | None = None
+                ) -> Any:
     """`tfds.data_source` of a split ("train", "test"/"val"), preparing the dataset if needed."""
     import tensorflow_datasets as tfds
 
-    target = prepare(data_dir, source, online=online)
-    return tfds.data_source(NAME, split=_canonical_split(split),
-                            data_dir=str(target.parent.parent), download=False)
+    split = _canonical_split(split)
+    target = prepare(data_dir, source, online=online, expected_counts=expected_counts)
+    return tfds.data_source(NAME, split=split, data_dir=str(target.parent.parent),
+                            download=False)
 
 
 def _canonical_split(split: str) -> str:
@@ -242,44 +255,6 @@ def _canonical_split(split: str) -> str:
     if split not in SPLITS:
         raise ValueError(f"unknown split {split!r}; use one of {SPLITS + tuple(SPLIT_ALIASES)}")
     return split
-
-
-def _info_digest(target: Path) -> str:
-    return hashlib.sha256((target / "dataset_info.json").read_bytes()).hexdigest()
-
-
-def _cache_path(target: Path, split: str, size: tuple[int, int] | None) -> Path:
-    suffix = "" if size is None else f"-{size[0]}x{size[1]}"
-    return target / f"jaxhw-{split}{suffix}.npz"
-
-
-def _read_cache(target: Path, split: str, size: tuple[int, int] | None
-                ) -> tuple[np.ndarray, np.ndarray] | None:
-    """The cached arrays if they were made from the dataset now prepared, else None."""
-    path = _cache_path(target, split, size)
-    if not path.is_file() or not (target / "dataset_info.json").is_file():
-        return None
-    try:
-        with np.load(path) as cache:
-            if (int(cache["format"]) != _CACHE_FORMAT
-                    or str(cache["info_sha256"]) != _info_digest(target)):
-                return None
-            images, labels = cache["images"], cache["labels"]
-    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):  # unreadable: rebuild
-        return None
-    height, width = size or (IMAGE_SIZE, IMAGE_SIZE)
-    if images.shape[1:] != (height, width, 1) or labels.shape != images.shape[:1]:
-        return None
-    return images, labels
-
-
-def _write_cache(target: Path, split: str, size: tuple[int, int] | None,
-                 images: np.ndarray, labels: np.ndarray) -> None:
-    """Write the arrays atomically: a reader sees the whole cache or none."""
-    buffer = io.BytesIO()
-    np.savez(buffer, images=images, labels=labels, format=np.int64(_CACHE_FORMAT),
-             info_sha256=np.str_(_info_digest(target)))
-    write_atomic(_cache_path(target, split, size), buffer.getvalue())
 
 
 def _check_resize(resize: Any) -> tuple[int, int] | None:
@@ -299,9 +274,9 @@ def _check_resize(resize: Any) -> tuple[int, int] | None:
 
 def is_cached(split: str, data_dir: str | Path | None = None,
               resize: tuple[int, int] | None = None) -> bool:
-    """Whether `load(split, data_dir, resize)` would only read its `.npz` cache (no TFDS)."""
-    size = _check_resize(resize)
-    return _read_cache(dataset_dir(data_dir), _canonical_split(split), size) is not None
+    """Whether `load(split, data_dir, resize)` would only read a trusted `.npz` cache (no TFDS)."""
+    shape = _check_resize(resize) or (IMAGE_SIZE, IMAGE_SIZE)
+    return cache.read(dataset_dir(data_dir), _canonical_split(split), shape) is not None
 
 
 def read_data_source(ds: Any) -> tuple[np.ndarray, np.ndarray]:
@@ -334,31 +309,52 @@ def resize_images(images: np.ndarray, size: tuple[int, int]) -> np.ndarray:
 
 
 def load(split: str, data_dir: str | Path | None = None, resize: tuple[int, int] | None = None,
-         *, source: str | Path | None = None, online: bool = False
-         ) -> tuple[np.ndarray, np.ndarray]:
+         *, source: str | Path | None = None, online: bool = False,
+         expected_counts: Mapping[str, int] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """A split ("train", "test"/"val") as images (N, 28, 28, 1) uint8 and labels (N,) int32.
 
-    The first call prepares the dataset if needed and reads the split once through
-    `tfds.data_source`; the arrays (and each resized version) are cached beside the dataset, so
-    later calls, in any process, read only a `.npz`. Examples come in the prepared dataset's
-    order. `resize=(32, 32)` resizes bilinearly as the book does: images (N, 32, 32, 1) uint8.
+    Examples come in the IDX files' order. The first call prepares the dataset if needed and
+    reads the split once through `tfds.data_source`; the arrays (and each resized version) are
+    cached, so later calls, in any process, read only a `.npz`. `resize=(32, 32)` resizes
+    bilinearly as the book does: images (N, 32, 32, 1) uint8. `source`, `online` and
+    `expected_counts` (for IDX files other than the full dataset) only matter when preparing.
     """
     split = _canonical_split(split)
-    size = _check_resize(resize)
+    shape = _check_resize(resize) or (IMAGE_SIZE, IMAGE_SIZE)
     target = dataset_dir(data_dir)
-    arrays = _read_cache(target, split, size)
+    arrays = cache.read(target, split, shape)
     if arrays is not None:
         return arrays
-    base = _read_cache(target, split, None)
+    base = cache.read(target, split, (IMAGE_SIZE, IMAGE_SIZE))
     if base is None:
-        base = read_data_source(data_source(split, data_dir, source, online=online))
-        _write_cache(target, split, None, *base)
-    if size is None:
+        ds = data_source(split, data_dir, source, online, expected_counts=expected_counts)
+        try:
+            base = read_data_source(ds)
+        except (RuntimeError, OSError) as err:  # Riegeli's damage, PIL's undecodable image
+            raise damaged(target, f"reading its {split} records failed ({err})") from err
+        cache.write(target, split, *base)
+    if shape == (IMAGE_SIZE, IMAGE_SIZE):
         return base
-    arrays = resize_images(base[0], size), base[1]
-    _write_cache(target, split, size, *arrays)
+    arrays = resize_images(base[0], shape), base[1]
+    cache.write(target, split, *arrays)
     return arrays
 
+
+def balanced_subset(labels: np.ndarray, n: int) -> np.ndarray:
+    """Indices (n,), in file order, of a class-balanced subset: the classes taken in turns.
+
+    Each class contributes its examples in file order, one per class per round (rank 0 of each
+    class, then rank 1, ...); ties within a round go to the earlier example. Class counts differ
+    by at most one unless a class runs out. Deterministic: no key, the same subset every time.
+    """
+    labels = np.asarray(labels)
+    if not 0 <= n <= len(labels):
+        raise ValueError(f"n must be in 0..{len(labels)} (the number of labels), got {n}")
+    by_class = np.argsort(labels, kind="stable")  # grouped by class, file order within
+    sorted_labels = labels[by_class]
+    rank = np.empty(len(labels), np.int64)
+    rank[by_class] = np.arange(len(labels)) - np.searchsorted(sorted_labels, sorted_labels)
+    return np.sort(np.lexsort((np.arange(len(labels)), rank))[:n])
 
 
 def load_splits(num_train: int | None = None, num_val: int | None = None,
@@ -366,16 +362,21 @@ def load_splits(num_train: int | None = None, num_val: int | None = None,
                 ) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
     """Train and validation ("test") pairs `(X (n, 28, 28, 1) uint8, y (n,) int32)`, checked.
 
-    `num_train` / `num_val` keep the first examples only (the classes are balanced throughout),
-    for quick runs.
+    `num_train` / `num_val` keep a class-balanced subset of that size for quick runs, chosen by
+    `balanced_subset` (deterministic, in file order); None keeps the whole split.
     """
     from jaxhw.models.checks import check_classification_data
 
     splits = []
-    for split, limit in (("train", num_train), ("test", num_val)):
+    for split, limit, arg in (("train", num_train, "num_train"), ("test", num_val, "num_val")):
         X, y = load(split, data_dir)
         if limit is not None:
-            X, y = X[:limit], y[:limit]
+            if not isinstance(limit, int | np.integer) or isinstance(limit, bool) or not (
+                    1 <= limit <= len(y)):
+                raise ValueError(f"{arg} must be None or an integer in 1..{len(y)} (the {split} "
+                                 f"split's size), got {limit!r}")
+            keep = balanced_subset(y, int(limit))
+            X, y = X[keep], y[keep]
         check_classification_data((X, y), num_classes=NUM_CLASSES,
                                   input_shape=(IMAGE_SIZE, IMAGE_SIZE, 1),
                                   name="train" if split == "train" else "val")
