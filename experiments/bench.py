@@ -1,130 +1,112 @@
-"""`make bench`: jaxhw's epochs against the d2l-style loops, PyTorch and this machine's own limits.
+"""`make bench`: jaxhw's epochs against the d2l-jax shape, PyTorch, this machine's limits, and
+(with `--baseline REV`) against jaxhw at an older commit, all timed in the same rounds.
 
-`python -m experiments.bench [--out DIR] [--quick] [--rounds N] [--synthetic] [--no-torch]
-[--profile]` writes `DIR/bench.json` (every figure a positive finite number, plus ratios),
-`DIR/bench.png` (a bar chart) and prints a table (markdown); `--profile` also traces one more
-epoch of each jaxhw model with `jax.profiler` (`DIR/profile/`, for Perfetto) and adds its
-heaviest XLA ops to the JSON. What it runs, all in one process:
+`python -m experiments.bench [--out DIR] [--quick] [--baseline REV] [--rounds N]
+[--compile-rounds N] [--fresh-runs N] [--synthetic] [--no-torch]` writes `DIR/bench.json`,
+`DIR/bench.png` (a bar chart) and prints markdown tables: the contenders' epochs, the budget
+table (old / new / ratio / budget / met) and the limits. docs/bench.md says what each row
+means; in short:
 
-1. Vectorization (3.1): a Python loop vs a vectorized vs a jitted addition of two vectors.
-2. Training epochs (train pass + validation pass), FashionMNIST, batch 256, softmax regression
-   and the MLP (784-256-10), lr 0.1, each timed by the same wall clock:
-   jaxhw's `fit` (one compiled epoch: scan over device-resident batches); the d2l-jax shape (one
-   jitted step per batch fed from host numpy batches, a host sync per batch); with PyTorch
-   installed (`pip install -e '.[bench]'`), the book's PyTorch (per-sample Dataset + DataLoader
-   + Python loop + scratch SGD) and a tuned PyTorch (one float tensor, randperm batches,
-   torch.optim.SGD, threads = cores).
-3. The limit: this run's float32 GEMM rate (a large jnp matmul, NumPy's BLAS, torch's) against
-   the MLP's matmul FLOPs per epoch, and the bytes a softmax-regression epoch must read against a
-   measured memory-copy rate.
-4. Data: one shuffled pass over the train set from `tfds.data_source` vs device-resident.
-5. A fresh process: the wall time of `python -m experiments.quickstart` (import, load the
-   cached FashionMNIST, train 10 epochs of softmax regression, print val_acc, exit), after one
-   run that fills XLA's persistent compilation cache. Only with the real data.
-
-The machines this runs on are shared and noisy, so contenders are measured in rounds: each round
-runs one epoch of every contender (and one GEMM/memory probe) in turn, and each figure is the
-median over rounds, after one warm-up round that also gives the compile/first-epoch times.
-Ratios of medians from the same rounds hold even while absolute times drift.
+- Every contender family runs in a process of its own (`experiments.bench_worker`): jaxhw's
+  `fit` (this tree; with `--baseline REV` a second worker imports REV's `jaxhw` exported by
+  `git archive`), the d2l-jax shape and, when torch is installed, PyTorch tuned and the
+  book's PyTorch. Workers get the user's environment minus OpenMP/MKL tuning variables, so
+  every anchor runs at its defaults. All train on the same arrays, loaded once here.
+- Rounds: after one warm-up epoch each (compile included), each round asks every worker for
+  one epoch of each model in turn (the order reversed every other round) and for one probe;
+  a figure is the median over rounds and a ratio the median of per-round ratios. Before each
+  request the previous worker must be idle (its threads no longer spinning).
+- Compile of a fit: a first `fit` call minus a steady one, in the round workers and in
+  `--compile-rounds` pairs of fresh workers (persistent compile cache off).
+- Fresh process: `python -m experiments.quickstart` from each tree, one cache-filling run
+  each, then `--fresh-runs` runs alternating between the trees (FashionMNIST only).
 """
 
 from __future__ import annotations
 
 import argparse
-import collections
+import contextlib
 import dataclasses
-import gzip
+import importlib.util
+import io
 import json
-import math
 import os
 import platform
 import statistics
 import subprocess
 import sys
+import tarfile
+import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
-import jax
-import jax.numpy as jnp
 import numpy as np
-import optax
 
-from experiments import data_bench
-from experiments.runner import run_info, to_jsonable
-from jaxhw import optim, train, vectorization
-from jaxhw.data import batches, fashion_mnist
-from jaxhw.files import write_atomic
-from jaxhw.models import mlp, softmax_regression
-from jaxhw.nn.losses import cross_entropy
-from jaxhw.vectorization import best_time
-
-BATCH_SIZE = 256
-LR = 0.1
-SIGMA = 0.01
-NUM_INPUTS, NUM_HIDDENS, NUM_OUTPUTS = 784, 256, 10
-MODELS: dict[str, ModuleType] = {"softmax": softmax_regression, "mlp": mlp}
-MODEL_NAMES = {"softmax": "softmax regression", "mlp": "MLP 784-256-10"}
-# Contender key prefixes (bench.json: f"{prefix}{model}_epoch_s") and table labels.
-STYLES = {
-    "": "jaxhw fit (scanned epoch)",
-    "d2l_jax_": "d2l-jax shape (jit step per host batch)",
-    "torch_tuned_": "PyTorch tuned",
-    "torch_d2l_": "PyTorch book (Dataset + DataLoader)",
-}
-# Issue 5 and 6's targets for this 2-core CPU: (key, comparison, threshold, description).
-TARGETS = (
-    ("softmax_epoch_s", "<=", 0.04, "softmax regression epoch (train + val)"),
-    ("mlp_epoch_s", "<=", 0.32, "MLP epoch (train + val)"),
-    ("fit_compile_s", "<=", 1.0, "compile of a fit (softmax regression)"),
-    ("fresh_process_s", "<=", 3.0, "fresh process to a trained softmax regression"),
-    ("mlp_peak_fraction", ">=", 0.85, "MLP matmul rate / measured GEMM peak"),
-    ("softmax_speedup_vs_torch_tuned", ">=", 5.0, "softmax epoch vs tuned PyTorch"),
-    ("softmax_speedup_vs_d2l_jax", ">", 1.0, "softmax epoch vs the d2l-jax shape"),
-    ("mlp_speedup_vs_d2l_jax", ">", 1.0, "MLP epoch vs the d2l-jax shape"),
+from experiments.bench_worker import (
+    BATCH_SIZE,
+    MODELS,
+    NUM_HIDDENS,
+    NUM_INPUTS,
+    NUM_OUTPUTS,
+    Data,
+    save_data,
 )
+from jaxhw.files import write_atomic
+
+ROOT = Path(__file__).resolve().parents[1]
+MODEL_NAMES = {"softmax": "softmax regression", "mlp": "MLP 784-256-10"}
+NEW, OLD = "jaxhw", "jaxhw_baseline"
+LABELS = {NEW: "jaxhw fit (this tree)", OLD: "jaxhw fit (baseline {rev})",
+          "d2l_jax": "d2l-jax shape (jit step per host batch)", "torch_tuned": "PyTorch tuned",
+          "torch_book": "PyTorch book (Dataset + DataLoader)"}
+# What the A/B compares (issue 13): (key, what, budget on new / old).
+AB_BUDGETS = (("softmax_epoch", "softmax regression epoch, s", 1.3),
+              ("mlp_epoch", "MLP epoch, s", 1.1),
+              ("softmax_compile", "compile of a fit (softmax), s", 1.2),
+              ("mlp_compile", "compile of a fit (MLP), s", 1.2),
+              ("fresh_process", "fresh process to a trained softmax regression, s", 1.2))
+# What git archive exports of a baseline: the library and the quickstart it times.
+EXPORTED = ("jaxhw", "experiments/__init__.py", "experiments/quickstart.py")
+# Threading knobs a worker must not inherit: anchors run at their defaults.
+THREAD_VARIABLES = ("OMP_", "GOMP_", "KMP_", "MKL_")
+IDLE_WINDOW_S, IDLE_CPU_S, IDLE_TIMEOUT_S = 0.02, 0.001, 2.0
+# Who measures the machine's limits each round: one process per library, neither of the A/B
+# pair (so old and new jaxhw run in processes that do the same work).
+PROBE_WORKERS = ("d2l_jax", "torch_tuned")
 
 
 @dataclasses.dataclass(frozen=True)
 class Config:
-    """What one benchmark run measures; `quick()` and `full()` are the two presets."""
+    """What one benchmark run measures; `full()` and `quick_mode()` are the two presets."""
 
     quick: bool
     n_train: int | None  # None: the whole split
     n_val: int | None
-    rounds: int  # timed epochs per contender, after one warm-up epoch
-    vector_n: int
+    rounds: int  # timed epochs per contender and model, after one warm-up epoch
+    compile_rounds: int  # fresh workers per side timing a first fit
+    fresh_runs: int  # quickstart runs per tree, after one cache-filling run
     gemm_n: int
     copy_mib: int
-    source_batches: int | None  # data_source batches timed (None: the whole pass)
+    baseline: str | None = None
     use_torch: bool = True
     synthetic: bool = False
     seed: int = 0
 
     @classmethod
     def full(cls, **overrides: Any) -> Config:
-        """All of FashionMNIST, 5 timed rounds, the issue's sizes."""
+        """All of FashionMNIST, 5 rounds, 3 compile rounds, 5 fresh processes per tree."""
         return cls(**{"quick": False, "n_train": None, "n_val": None, "rounds": 5,
-                      "vector_n": 10000, "gemm_n": 2048, "copy_mib": 256,
-                      "source_batches": None, **overrides})
+                      "compile_rounds": 3, "fresh_runs": 5, "gemm_n": 2048, "copy_mib": 256,
+                      **overrides})
 
     @classmethod
     def quick_mode(cls, **overrides: Any) -> Config:
-        """Smoke run (under a minute): 4096 train / 1000 val examples, 2 timed rounds."""
+        """Smoke run: 4096 train / 1000 val examples, 2 rounds, 1 compile round, 1 fresh run."""
         return cls(**{"quick": True, "n_train": 4096, "n_val": 1000, "rounds": 2,
-                      "vector_n": 1000, "gemm_n": 1024, "copy_mib": 64,
-                      "source_batches": 8, **overrides})
-
-
-@dataclasses.dataclass(frozen=True)
-class Data:
-    """Train and validation splits as host arrays: images (n, 28, 28, 1) uint8, labels int32."""
-
-    train: tuple[np.ndarray, np.ndarray]
-    val: tuple[np.ndarray, np.ndarray]
-    source: str  # "fashion_mnist" or "synthetic"
+                      "compile_rounds": 1, "fresh_runs": 1, "gemm_n": 1024, "copy_mib": 64,
+                      **overrides})
 
 
 # ----------------------------------------------------------------------------- data
@@ -136,42 +118,26 @@ def synthetic_data(n_train: int, n_val: int, seed: int = 0) -> Data:
         return (rng.integers(0, 256, (n, 28, 28, 1), dtype=np.uint8),
                 rng.integers(0, NUM_OUTPUTS, n).astype(np.int32))
 
-    return Data(split(n_train), split(n_val), "synthetic")
+    return Data(split(n_train), split(n_val))
 
 
-def load_data(config: Config) -> Data:
-    """FashionMNIST (a quick run only takes it if already cached), else synthetic data."""
+def load_data(config: Config) -> tuple[Data, str]:
+    """FashionMNIST (a quick run only takes it if already cached), else synthetic data; and
+    which it is: "fashion_mnist" or "synthetic"."""
+    from jaxhw.data import fashion_mnist
+
     n_train, n_val = config.n_train or 60000, config.n_val or 10000
     usable = not config.synthetic and (not config.quick or all(
         fashion_mnist.is_cached(split) for split in fashion_mnist.SPLITS))
     if usable:
         try:
-            train_split, val_split = fashion_mnist.load("train"), fashion_mnist.load("test")
+            train, val = fashion_mnist.load("train"), fashion_mnist.load("test")
         except fashion_mnist.FashionMNISTDataError as err:
             print(f"FashionMNIST not available ({err}); using synthetic data", file=sys.stderr)
         else:
-            return Data(tuple(a[:n_train] for a in train_split),
-                        tuple(a[:n_val] for a in val_split), "fashion_mnist")
-    return synthetic_data(n_train, n_val, config.seed)
-
-
-def torch_or_none(wanted: bool = True) -> ModuleType | None:
-    """The `torch` module when wanted and installed (the optional `bench` extra), else None.
-
-    Unless the environment says otherwise, OpenMP threads sleep while they wait
-    (OMP_WAIT_POLICY=PASSIVE; read when torch loads). With the default spinning, torch at
-    2 threads on 2 shared cores has bimodal epochs: 3-30x slower whenever another process holds
-    a core, as a spinning thread waits for its descheduled partner (measured here: MLP epochs
-    0.9 s or 14-32 s; passive 1.2-2.0 s; one thread 1.3-1.8 s).
-    """
-    if not wanted:
-        return None
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-    try:
-        import torch
-    except ImportError:
-        return None
-    return torch
+            return Data(tuple(a[:n_train] for a in train),
+                        tuple(a[:n_val] for a in val)), "fashion_mnist"
+    return synthetic_data(n_train, n_val, config.seed), "synthetic"
 
 
 # ----------------------------------------------------------------------------- FLOPs and bytes
@@ -193,580 +159,508 @@ def epoch_bytes(n_train: int, n_val: int) -> int:
     return (n_train + n_val) * (NUM_INPUTS + 4)
 
 
-# ----------------------------------------------------------------------------- contenders
-class JaxhwFit:
-    """jaxhw's `fit`, one epoch per call (params carried over): the compiled, scanned epoch."""
-
-    def __init__(self, model: str, data: Data, seed: int) -> None:
-        module = MODELS[model]
-        self.loss = train.supervised_loss(module.apply, cross_entropy)
-        self.metrics = train.classification_metrics(module.apply)
-        self.optimizer = optim.sgd(LR)
-        self.params = module.init(jax.random.key(seed))
-        self.train, self.val = batches.to_device(data.train), batches.to_device(data.val)
-        self.key = jax.random.key(seed + 1)
-        self.epochs = 0
-        self.val_acc = math.nan
-
-    def epoch(self) -> float:
-        """Run one epoch; return fit's own `epoch_seconds` (dispatch to metrics on the host)."""
-        self.params, history, _ = train.fit(
-            self.loss, self.params, self.optimizer, self.train, self.val, epochs=1,
-            batch_size=BATCH_SIZE, key=jax.random.fold_in(self.key, self.epochs),
-            metrics=self.metrics, progress=False)
-        self.epochs += 1
-        self.val_acc = float(history["val_acc"][-1])
-        return float(history["epoch_seconds"][0])
+# ----------------------------------------------------------------------------- trees
+def _git(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(["git", "-C", str(ROOT), *args], capture_output=True, check=False)
 
 
-class D2lJax:
-    """The d2l-jax Trainer's shape: host numpy batches, one jitted step each, a sync per batch."""
+def describe_tree() -> str:
+    """This tree's commit, `-dirty` when it has uncommitted changes ("unknown" outside git)."""
+    done = _git("describe", "--always", "--dirty")
+    return done.stdout.decode().strip() if done.returncode == 0 else "unknown"
 
-    def __init__(self, model: str, data: Data, seed: int) -> None:
-        module = MODELS[model]
-        loss = train.supervised_loss(module.apply, cross_entropy)
-        optimizer = optim.sgd(LR)
-        self.params = module.init(jax.random.key(seed))
-        self.opt_state = optimizer.init(self.params)
-        self.train, self.val = data.train, data.val
-        self.rng = np.random.default_rng(seed)
-        self.val_acc = math.nan
 
-        @jax.jit
-        def train_step(params, opt_state, X, y):
-            value, grads = jax.value_and_grad(loss)(params, (X, y))
-            updates, opt_state = optimizer.update(grads, opt_state, params)
-            return optax.apply_updates(params, updates), opt_state, value
+def resolve_commit(rev: str) -> str:
+    """The full hash of git revision `rev` in this checkout (ValueError if there is none)."""
+    done = _git("rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}")
+    if done.returncode:
+        raise ValueError(f"--baseline must name a commit of the git checkout at {ROOT}, got "
+                         f"{rev!r} ({done.stderr.decode().strip() or 'not found'})")
+    return done.stdout.decode().strip()
 
-        @jax.jit
-        def eval_step(params, X, y):
-            return loss(params, (X, y)), train.accuracy(module.apply(params, X), y)
 
-        self.train_step, self.eval_step = train_step, eval_step
+def export_tree(rev: str, dest: Path) -> str:
+    """Export REV's jaxhw/ and experiments/quickstart.py into `dest` with `git archive`;
+    return REV's full commit hash."""
+    commit = resolve_commit(rev)
+    archive = _git("archive", "--format=tar", commit, *EXPORTED)
+    if archive.returncode:
+        raise ValueError(f"--baseline {rev}: git archive of {', '.join(EXPORTED)} failed: "
+                         f"{archive.stderr.decode().strip()}")
+    dest.mkdir(parents=True, exist_ok=True)
+    with tarfile.open(fileobj=io.BytesIO(archive.stdout)) as tar:
+        tar.extractall(dest, filter="data")
+    return commit
 
-    def epoch(self) -> float:
-        """One shuffled train pass and a validation pass, batch by batch as d2l's Trainer."""
+
+# ----------------------------------------------------------------------------- workers
+def worker_env(pythonpath: Path | None = None) -> tuple[dict[str, str], list[str]]:
+    """The user's environment without OpenMP/MKL threading variables (anchors run at their
+    defaults), with `pythonpath` first on PYTHONPATH; and the names it left out."""
+    removed = sorted(k for k in os.environ if k.startswith(THREAD_VARIABLES))
+    env = {k: v for k, v in os.environ.items() if k not in removed}
+    if pythonpath is not None:
+        env["PYTHONPATH"] = os.pathsep.join(
+            p for p in (str(pythonpath), env.get("PYTHONPATH", "")) if p)
+    return env, removed
+
+
+def process_cpu_seconds(pid: int) -> float | None:
+    """CPU seconds used so far by every thread of process `pid` (None where /proc is absent)."""
+    total = 0
+    try:
+        for tid in os.listdir(f"/proc/{pid}/task"):
+            with contextlib.suppress(OSError):  # a thread may end while we read
+                with open(f"/proc/{pid}/task/{tid}/schedstat") as f:
+                    total += int(f.read().split()[0])
+    except OSError:
+        return None
+    return total / 1e9
+
+
+class Worker:
+    """A contender family in its own process: ask it one request, read its one-line answer."""
+
+    def __init__(self, name: str, family: str, data_file: Path, tree: Path, seed: int) -> None:
+        self.name = name
+        env, _ = worker_env()
+        command = [sys.executable, "-m", "experiments.bench_worker", family, "--data",
+                   str(data_file), "--tree", str(tree), "--seed", str(seed)]
+        # stderr is inherited: a worker's warnings and tracebacks show up in the bench's log
+        self.process = subprocess.Popen(command, cwd=ROOT, env=env, stdin=subprocess.PIPE,
+                                        stdout=subprocess.PIPE, text=True, bufsize=1)
+        self.info: dict[str, Any] | None = None
+        self.idle_cpu_s: list[float] = []  # CPU time it used after answering, while settling
+
+    def ready(self) -> dict[str, Any]:
+        """Wait until the worker has set up; return what it says about itself."""
+        if self.info is None:
+            self.info = self._answer()["ready"]
+        return self.info
+
+    def ask(self, request: dict[str, Any]) -> dict[str, Any]:
+        """Send one request, return the answer, then wait until the worker is idle again."""
+        with contextlib.suppress(BrokenPipeError):  # a dead worker: _answer says so
+            self.process.stdin.write(json.dumps(request) + "\n")
+            self.process.stdin.flush()
+        answer = self._answer()
+        self.wait_idle()
+        return answer
+
+    def _answer(self) -> dict[str, Any]:
+        line = self.process.stdout.readline()
+        if not line:
+            raise RuntimeError(f"bench worker {self.name!r} exited (code {self.process.wait()}) "
+                               "without answering; its messages are above")
+        answer = json.loads(line)
+        if "error" in answer:
+            raise RuntimeError(f"bench worker {self.name!r} failed:\n{answer['error']}")
+        return answer
+
+    def wait_idle(self) -> None:
+        """Return once the worker used under IDLE_CPU_S of CPU in an IDLE_WINDOW_S window (its
+        OpenMP or XLA threads stopped spinning), or after IDLE_TIMEOUT_S; without /proc, sleep
+        ten windows."""
+        first = last = process_cpu_seconds(self.process.pid)
+        if first is None:
+            time.sleep(10 * IDLE_WINDOW_S)
+            return
+        deadline = time.perf_counter() + IDLE_TIMEOUT_S
+        while time.perf_counter() < deadline:
+            time.sleep(IDLE_WINDOW_S)
+            now = process_cpu_seconds(self.process.pid)
+            if now is None or now - last < IDLE_CPU_S:
+                break
+            last = now
+        self.idle_cpu_s.append(last - first)
+
+    def finish(self) -> None:
+        """Close its stdin: the worker exits."""
+        with contextlib.suppress(OSError):
+            self.process.stdin.close()
+
+    def close(self) -> None:
+        """Finish it and reap it; kill it if it does not exit in 60 s."""
+        self.finish()
+        try:
+            self.process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+@contextlib.contextmanager
+def started(specs: dict[str, tuple[str, Path]], data_file: Path, seed: int
+            ) -> Iterator[dict[str, Worker]]:
+    """Workers {name: (family, tree)}, started together and set up; all closed on exit."""
+    workers: dict[str, Worker] = {}
+    try:
+        for name, (family, tree) in specs.items():
+            workers[name] = Worker(name, family, data_file, tree, seed)
+        for worker in workers.values():
+            worker.ready()
+        yield workers
+    finally:
+        for worker in workers.values():
+            worker.finish()  # all exit at once
+        for worker in workers.values():
+            worker.close()
+
+
+# ----------------------------------------------------------------------------- measurements
+def time_rounds(workers: dict[str, Worker], rounds: int, probe: dict[str, int],
+                log: Callable[[str], None]) -> dict[str, Any]:
+    """One warm-up epoch per worker and model, then `rounds` rounds: one epoch of every worker
+    and model in turn (reversed every other round, so no one always follows the same
+    neighbour), then one probe of every worker that has a probe."""
+    slots = [(name, model) for model in MODELS for name in workers]
+    first = {slot: workers[slot[0]].ask({"epoch": slot[1]}) for slot in slots}
+    log("  warm-up: " + ", ".join(f"{n}/{m} {a['call_seconds']:.3g} s"
+                                  for (n, m), a in first.items()))
+    epochs: dict[tuple[str, str], list[dict]] = {slot: [] for slot in slots}
+    probes: list[dict[str, float]] = []
+    for r in range(rounds):
+        for name, model in slots if r % 2 == 0 else slots[::-1]:
+            epochs[name, model].append(workers[name].ask({"epoch": model}))
+        rates: dict[str, float] = {}
+        for name in PROBE_WORKERS:
+            if name in workers:
+                rates.update(workers[name].ask({"probe": probe}))
+        probes.append(rates)
+        log(f"  round {r + 1}/{rounds}: " + ", ".join(
+            f"{n}/{m} {v[-1]['seconds']:.3g}" for (n, m), v in epochs.items()))
+    return {"first": first, "epochs": epochs, "probes": probes}
+
+
+def fresh_compiles(sides: dict[str, Path], data_file: Path, rounds: int, seed: int,
+                   log: Callable[[str], None]) -> dict[str, dict[str, list[float]]]:
+    """Compile of a fit in fresh workers: per round and side (alternating which goes first),
+    a new jaxhw worker's first `fit` call minus its second, for each model (wall seconds)."""
+    out: dict[str, dict[str, list[float]]] = {side: {m: [] for m in MODELS} for side in sides}
+    names = list(sides)
+    for r in range(rounds):
+        for side in names if r % 2 == 0 else names[::-1]:
+            with started({side: ("jaxhw", sides[side])}, data_file, seed) as workers:
+                for model in MODELS:
+                    first, second = (workers[side].ask({"epoch": model}) for _ in range(2))
+                    out[side][model].append(first["call_seconds"] - second["call_seconds"])
+            log(f"  compile round {r + 1}/{rounds}, {side}: " + ", ".join(
+                f"{m} {v[-1]:.3g} s" for m, v in out[side].items()))
+    return out
+
+
+def fresh_processes(trees: dict[str, Path], runs: int, cache_root: Path,
+                    log: Callable[[str], None]) -> dict[str, dict[str, Any]]:
+    """Wall seconds of `python -m experiments.quickstart` in new processes, each from its own
+    tree (cwd and PYTHONPATH) with its own compile cache: one run per tree fills the cache, then
+    `runs` runs per tree alternating between trees; and the val_acc each printed last."""
+
+    def once(side: str) -> tuple[float, float]:
+        env, _ = worker_env(trees[side])
+        env["JAXHW_CACHE_DIR"] = str(cache_root / side)
+        command = [sys.executable, "-m", "experiments.quickstart"]
         start = time.perf_counter()
-        images, labels = self.train
-        order = self.rng.permutation(len(labels))
-        for i in range(0, len(labels), BATCH_SIZE):
-            idx = order[i:i + BATCH_SIZE]
-            self.params, self.opt_state, value = self.train_step(
-                self.params, self.opt_state, images[idx], labels[idx])
-            float(value)  # d2l plots each batch's loss: one host sync per batch
-        correct = 0.0
-        images, labels = self.val
-        for i in range(0, len(labels), BATCH_SIZE):
-            value, acc = self.eval_step(self.params, images[i:i + BATCH_SIZE],
-                                        labels[i:i + BATCH_SIZE])
-            float(value)
-            correct += float(acc) * len(labels[i:i + BATCH_SIZE])
+        done = subprocess.run(command, cwd=trees[side], env=env, capture_output=True,
+                              text=True, check=False)
         seconds = time.perf_counter() - start
-        self.val_acc = correct / len(labels)
-        return seconds
+        words = done.stdout.split()
+        if done.returncode or not words:
+            raise RuntimeError(f"{' '.join(command)} in {trees[side]} failed or printed "
+                               f"nothing:\n{done.stderr[-3000:]}")
+        return seconds, float(words[-1])  # it ends by printing "val_acc 0.8338"
+
+    names = list(trees)
+    for side in names:
+        once(side)
+    out: dict[str, dict[str, Any]] = {side: {"runs_s": []} for side in names}
+    for r in range(runs):
+        for side in names if r % 2 == 0 else names[::-1]:
+            seconds, out[side]["val_acc"] = once(side)
+            out[side]["runs_s"].append(seconds)
+        log(f"  fresh process {r + 1}/{runs}: " + ", ".join(
+            f"{side} {out[side]['runs_s'][-1]:.3g} s" for side in names))
+    for side in names:
+        out[side]["median_s"] = statistics.median(out[side]["runs_s"])
+    return out
 
 
-class TorchBook:
-    """The book's PyTorch: per-sample Dataset, DataLoader, Python loop, scratch model and SGD."""
-
-    def __init__(self, model: str, data: Data, seed: int, torch: ModuleType) -> None:
-        self.torch, self.model = torch, model
-        torch.manual_seed(seed)
-        self.train_loader = torch.utils.data.DataLoader(
-            _per_sample_dataset(torch, *data.train), batch_size=BATCH_SIZE, shuffle=True)
-        self.val_loader = torch.utils.data.DataLoader(
-            _per_sample_dataset(torch, *data.val), batch_size=BATCH_SIZE, shuffle=False)
-        shapes = ([(NUM_INPUTS, NUM_OUTPUTS)] if model == "softmax"
-                  else [(NUM_INPUTS, NUM_HIDDENS), (NUM_HIDDENS, NUM_OUTPUTS)])
-        self.params = []
-        for rows, cols in shapes:  # W ~ N(0, sigma^2), b = 0, as 4.4 and 5.2 write them
-            self.params.append(torch.normal(0, SIGMA, (rows, cols)).requires_grad_(True))
-            self.params.append(torch.zeros(cols, requires_grad=True))
-        self.val_acc = math.nan
-
-    def forward(self, X: Any) -> Any:
-        """Softmax probabilities (4.4's scratch model) or MLP logits (5.2's scratch MLP)."""
-        torch = self.torch
-        X = X.reshape(-1, NUM_INPUTS)
-        if self.model == "softmax":
-            W, b = self.params
-            X_exp = torch.exp(X @ W + b)
-            return X_exp / X_exp.sum(1, keepdim=True)
-        W1, b1, W2, b2 = self.params
-        H = torch.max(X @ W1 + b1, torch.zeros_like(b1))
-        return H @ W2 + b2
-
-    def loss(self, Y_hat: Any, y: Any) -> Any:
-        """4.4's cross-entropy on probabilities (fancy indexing), 4.3's F.cross_entropy for MLP."""
-        if self.model == "softmax":
-            return -self.torch.log(Y_hat[list(range(len(Y_hat))), y]).mean()
-        return self.torch.nn.functional.cross_entropy(Y_hat, y)
-
-    def epoch(self) -> float:
-        """d2l's Trainer.fit_epoch: train batches with scratch SGD, then validation batches."""
-        torch = self.torch
-        start = time.perf_counter()
-        for X, y in self.train_loader:
-            loss = self.loss(self.forward(X), y)
-            for p in self.params:  # the book's SGD.zero_grad
-                if p.grad is not None:
-                    p.grad.zero_()
-            loss.backward()
-            with torch.no_grad():  # the book's SGD.step
-                for p in self.params:
-                    p -= LR * p.grad
-            loss.item()  # the book plots the loss: the value comes to Python
-        correct, count = 0.0, 0
-        with torch.no_grad():
-            for X, y in self.val_loader:
-                Y_hat = self.forward(X)
-                self.loss(Y_hat, y).item()
-                correct += float((Y_hat.argmax(1) == y).float().sum())
-                count += len(y)
-        seconds = time.perf_counter() - start
-        self.val_acc = correct / count
-        return seconds
+# ----------------------------------------------------------------------------- summaries
+def median_ratio(numerators: Sequence[float], denominators: Sequence[float]) -> float:
+    """The median of per-pair ratios: pairs measured side by side, so drift between pairs
+    cancels."""
+    return statistics.median(a / b for a, b in zip(numerators, denominators, strict=True))
 
 
-def _per_sample_dataset(torch: ModuleType, images: np.ndarray, labels: np.ndarray) -> Any:
-    """A map-style Dataset returning one (1, 28, 28) float tensor in [0, 1] and its label."""
-
-    class FashionMNISTSamples(torch.utils.data.Dataset):
-        def __len__(self) -> int:
-            return len(labels)
-
-        def __getitem__(self, i: int) -> tuple[Any, int]:
-            # what torchvision's ToTensor does to one image: HWC uint8 -> CHW float / 255
-            return torch.tensor(images[i]).permute(2, 0, 1).float().div(255), int(labels[i])
-
-    return FashionMNISTSamples()
-
-
-class TorchTuned:
-    """PyTorch as one would tune it on a CPU: one float tensor, randperm batches, nn + optim."""
-
-    def __init__(self, model: str, data: Data, seed: int, torch: ModuleType) -> None:
-        self.torch = torch
-        nn = torch.nn
-        torch.manual_seed(seed)
-
-        def as_tensors(images: np.ndarray, labels: np.ndarray) -> tuple[Any, Any]:
-            X = torch.from_numpy(images.reshape(len(images), -1).astype(np.float32) / 255)
-            return X, torch.from_numpy(labels.astype(np.int64))
-
-        self.train, self.val = as_tensors(*data.train), as_tensors(*data.val)
-        layers = ([nn.Linear(NUM_INPUTS, NUM_OUTPUTS)] if model == "softmax" else
-                  [nn.Linear(NUM_INPUTS, NUM_HIDDENS), nn.ReLU(),
-                   nn.Linear(NUM_HIDDENS, NUM_OUTPUTS)])
-        self.net = nn.Sequential(*layers)
-        with torch.no_grad():
-            for layer in self.net:
-                if isinstance(layer, nn.Linear):
-                    layer.weight.normal_(0, SIGMA)
-                    layer.bias.zero_()
-        self.optimizer = torch.optim.SGD(self.net.parameters(), lr=LR)
-        self.generator = torch.Generator().manual_seed(seed)
-        # the validation batch `fit` picks by default, so both sides evaluate alike
-        self.eval_batch_size = train.default_eval_batch_size(len(data.val[1]), BATCH_SIZE)
-        self.val_acc = math.nan
-
-    def epoch(self) -> float:
-        """One randperm-shuffled train pass, then validation in large batches; one sync."""
-        torch = self.torch
-        F = torch.nn.functional
-        start = time.perf_counter()
-        X_all, y_all = self.train
-        order = torch.randperm(len(y_all), generator=self.generator)
-        total = torch.zeros(())
-        for i in range(0, len(y_all), BATCH_SIZE):
-            idx = order[i:i + BATCH_SIZE]
-            loss = F.cross_entropy(self.net(X_all[idx]), y_all[idx])
-            self.optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            self.optimizer.step()
-            total += loss.detach() * len(idx)
-        X_val, y_val = self.val
-        correct = torch.zeros(())
-        with torch.inference_mode():
-            for i in range(0, len(y_val), self.eval_batch_size):
-                logits = self.net(X_val[i:i + self.eval_batch_size])
-                total += F.cross_entropy(logits, y_val[i:i + self.eval_batch_size])
-                correct += (logits.argmax(1) == y_val[i:i + self.eval_batch_size]).sum()
-        self.val_acc = float(correct) / len(y_val)  # the epoch's one sync
-        float(total)
-        return time.perf_counter() - start
+def epoch_table(timed: dict[str, Any]) -> dict[str, dict[str, dict[str, Any]]]:
+    """Per worker and model: median, min and max epoch seconds over rounds, the warm-up
+    call's seconds, the last val_acc and every round's seconds."""
+    out: dict[str, dict[str, dict[str, Any]]] = {}
+    for (name, model), answers in timed["epochs"].items():
+        seconds = [a["seconds"] for a in answers]
+        out.setdefault(name, {})[model] = {
+            "median_s": statistics.median(seconds), "min_s": min(seconds),
+            "max_s": max(seconds), "first_s": timed["first"][name, model]["call_seconds"],
+            "val_acc": answers[-1]["val_acc"], "rounds_s": seconds}
+    return out
 
 
-# ----------------------------------------------------------------------------- probes
-def gemm_probes(m: int, k: int, n: int, torch: ModuleType | None, repeat: int = 3,
-                seed: int = 0) -> dict[str, Callable[[], float]]:
-    """GFLOP/s of an (m, k) @ (k, n) float32 product: jitted jnp, NumPy's BLAS, torch.mm."""
-    rng = np.random.default_rng(seed)
-    a, b = rng.random((m, k), np.float32), rng.random((k, n), np.float32)
-    flops = 2 * m * k * n
-    matmul = jax.jit(jnp.matmul)
-    a_dev, b_dev = jax.device_put(a), jax.device_put(b)
-    jax.block_until_ready(matmul(a_dev, b_dev))
-    probes = {"jax": lambda: flops / best_time(lambda: matmul(a_dev, b_dev), repeat) / 1e9,
-              "numpy": lambda: flops / best_time(lambda: a @ b, repeat) / 1e9}
-    if torch is not None:
-        a_t, b_t = torch.from_numpy(a), torch.from_numpy(b)
-        probes["torch"] = lambda: flops / best_time(lambda: torch.mm(a_t, b_t), repeat) / 1e9
-    return probes
+def compile_samples(timed: dict[str, Any], fresh: dict[str, dict[str, list[float]]]
+                    ) -> dict[str, dict[str, list[float]]]:
+    """Compile of a fit per jaxhw side and model: the round worker's first call minus its
+    median steady call, then the fresh workers' samples (paired across sides by position)."""
+    out: dict[str, dict[str, list[float]]] = {}
+    for side, models in fresh.items():
+        for model in MODELS:
+            steady = statistics.median(a["call_seconds"] for a in timed["epochs"][side, model])
+            first = timed["first"][side, model]["call_seconds"]
+            out.setdefault(side, {})[model] = [first - steady, *models[model]]
+    return out
 
 
-def copy_probes(mib: int, repeat: int = 3) -> dict[str, Callable[[], float]]:
-    """GB/s (bytes read + written) copying `mib` MiB: NumPy's copy, and a jitted uint8 x + 1."""
-    src = np.ones(mib << 20, np.uint8)
-    dst = np.empty_like(src)
-    plus_one = jax.jit(lambda x: x + 1)
-    src_dev = jax.device_put(src)
-    jax.block_until_ready(plus_one(src_dev))
-    moved = 2 * src.nbytes
-    return {"numpy": lambda: moved / best_time(lambda: np.copyto(dst, src), repeat) / 1e9,
-            "jax": lambda: moved / best_time(lambda: plus_one(src_dev), repeat) / 1e9}
+def limits(timed: dict[str, Any], n_train: int, n_val: int, cpu: bool) -> dict[str, float]:
+    """This run's machine limits and how close jaxhw's epochs come to them, per round (the
+    fastest GEMM and copy rate of the round, against that round's jaxhw epochs)."""
+    probes = timed["probes"]
+    libraries = ("jax", "numpy", "torch") if cpu else ("jax",)  # on an accelerator, jnp only
+
+    def best(kind: str) -> np.ndarray:
+        return np.array([max(p[f"{lib}_{kind}"] for lib in libraries if f"{lib}_{kind}" in p)
+                         for p in probes])
+
+    shape_rate = best("mlp_shape_gemm_gflops")
+    peak = np.maximum(best("gemm_gflops"), shape_rate)
+    copy_rate = best("copy_gbps")
+    mlp = np.array([a["seconds"] for a in timed["epochs"][NEW, "mlp"]])
+    softmax = np.array([a["seconds"] for a in timed["epochs"][NEW, "softmax"]])
+    flops, sm_flops = mlp_flops(n_train, n_val), softmax_flops(n_train, n_val)
+    nbytes = epoch_bytes(n_train, n_val)
+    softmax_bound = np.maximum(nbytes / copy_rate, sm_flops / peak) / 1e9
+    out = {"gemm_peak_gflops": np.median(peak), "mlp_shape_gemm_gflops": np.median(shape_rate),
+           "mem_copy_gbps": np.median(copy_rate), "mlp_flops_per_epoch": flops,
+           "mlp_gflops": np.median(flops / mlp / 1e9),
+           "mlp_peak_fraction": np.median(flops / mlp / 1e9 / peak),
+           "mlp_peak_bound_s": np.median(flops / peak / 1e9),
+           "softmax_bytes_per_epoch": nbytes, "softmax_flops_per_epoch": sm_flops,
+           "softmax_bound_s": np.median(softmax_bound),
+           "softmax_bound_fraction": np.median(softmax_bound / softmax)}
+    for lib in ("jax", "numpy", "torch"):
+        for kind in ("gemm_gflops", "mlp_shape_gemm_gflops", "copy_gbps"):
+            if all(f"{lib}_{kind}" in p for p in probes):
+                out[f"{lib}_{kind}"] = statistics.median(p[f"{lib}_{kind}"] for p in probes)
+    return {k: float(v) for k, v in out.items()}
+
+
+def budget_rows(timed: dict[str, Any], compiles: dict[str, dict[str, list[float]]],
+                fresh: dict[str, dict[str, Any]] | None) -> list[dict[str, Any]]:
+    """The budget table: new vs old (ratio new / old, at most the budget) when there is a
+    baseline, then new vs every other contender (ratio theirs / new, above 1: faster)."""
+
+    def seconds(name: str, model: str) -> list[float]:
+        return [a["seconds"] for a in timed["epochs"][name, model]]
+
+    rows = []
+    if OLD in compiles:
+        pairs = {f"{m}_epoch": (seconds(OLD, m), seconds(NEW, m)) for m in MODELS}
+        pairs.update({f"{m}_compile": (compiles[OLD][m], compiles[NEW][m]) for m in MODELS})
+        if fresh is not None:
+            pairs["fresh_process"] = (fresh[OLD]["runs_s"], fresh[NEW]["runs_s"])
+        for key, what, budget in AB_BUDGETS:
+            if key not in pairs:
+                continue
+            old, new = pairs[key]
+            ratio = median_ratio(new, old)
+            rows.append({"key": key, "measure": what, "reference": "baseline",
+                         "reference_s": statistics.median(old), "new_s": statistics.median(new),
+                         "ratio": ratio, "ratio_is": "new / reference",
+                         "budget": f"<= {budget:g}", "met": "yes" if ratio <= budget else "no"})
+    others = sorted({name for name, _ in timed["epochs"]} - {NEW, OLD})
+    for name in others:
+        for model in MODELS:
+            theirs, new = seconds(name, model), seconds(NEW, model)
+            ratio = median_ratio(theirs, new)
+            rows.append({"key": f"{model}_vs_{name}", "measure": f"{MODEL_NAMES[model]} epoch, s",
+                         "reference": name, "reference_s": statistics.median(theirs),
+                         "new_s": statistics.median(new), "ratio": ratio,
+                         "ratio_is": "reference / new", "budget": "> 1",
+                         "met": "yes" if ratio > 1 else "no"})
+    return rows
 
 
 # ----------------------------------------------------------------------------- the run
-def time_epochs(contenders: dict[str, Any], probes: dict[str, Callable[[], float]],
-                rounds: int, log: Callable[[str], None]) -> dict[str, dict[str, Any]]:
-    """Warm up every contender (its first epoch, compile included), then `rounds` rounds of one
-    epoch each and one call of each probe, interleaved; returns the per-round samples."""
-    first = {}
-    for name, contender in contenders.items():
-        first[name] = contender.epoch()
-        log(f"  warm-up {name}: {first[name]:.3f} s")
-    samples: dict[str, list[float]] = {name: [] for name in [*contenders, *probes]}
-    for r in range(rounds):
-        for name, contender in contenders.items():
-            samples[name].append(contender.epoch())
-        for name, probe in probes.items():
-            samples[name].append(probe())
-        log(f"  round {r + 1}/{rounds}: " + ", ".join(
-            f"{name} {values[-1]:.4g}" for name, values in samples.items()))
-    return {"first": first, "samples": samples}
-
-
-def top_ops(trace_file: Path, top: int = 8) -> dict[str, dict[str, float]]:
-    """The `top` XLA ops by total time in a Perfetto trace (`jax.profiler`'s .json.gz): total
-    ms, calls and mean us per op (Python frames and runtime events left out: XLA's op names
-    are lower case, single words)."""
-    events = json.loads(gzip.decompress(trace_file.read_bytes()))
-    events = events["traceEvents"] if isinstance(events, dict) else events
-    total: collections.Counter[str] = collections.Counter()
-    calls: collections.Counter[str] = collections.Counter()
-    for event in events:
-        name = event.get("name", "")
-        if (event.get("ph") != "X" or not event.get("dur") or not name[:1].islower()
-                or "::" in name or "(" in name or " " in name):
-            continue
-        total[name] += event["dur"]
-        calls[name] += 1
-    return {name: {"ms": us / 1e3, "calls": calls[name], "mean_us": us / calls[name]}
-            for name, us in total.most_common(top)}
-
-
-def profile_epochs(contenders: dict[str, Any], out: Path) -> dict[str, dict[str, Any]]:
-    """One more epoch of each jaxhw model under `jax.profiler.trace`; its heaviest XLA ops.
-
-    XLA's CPU runtime may run an op asynchronously, so an op's span can end before its work
-    does: read the ops' order and counts, and their times as a guide.
-    """
-    found = {}
-    for model in MODELS:
-        folder = out / "profile" / model
-        with jax.profiler.trace(str(folder), create_perfetto_trace=True):
-            contenders[model].epoch()
-        traces = sorted(folder.glob("**/*.trace.json.gz"), key=lambda f: f.stat().st_mtime)
-        if traces:
-            found[model] = top_ops(traces[-1])
-    return found
+def families(config: Config, baseline_tree: Path | None) -> dict[str, tuple[str, Path]]:
+    """The round workers {name: (family, tree)}: jaxhw (and its baseline), the d2l-jax shape,
+    PyTorch's two when wanted and installed (looked up without importing torch here)."""
+    specs = {NEW: ("jaxhw", ROOT)}
+    if baseline_tree is not None:
+        specs[OLD] = ("jaxhw", baseline_tree)
+    specs["d2l_jax"] = ("d2l_jax", ROOT)
+    if config.use_torch and importlib.util.find_spec("torch") is not None:
+        specs["torch_tuned"] = ("torch_tuned", ROOT)
+        specs["torch_book"] = ("torch_book", ROOT)
+    return specs
 
 
 def _cpu_model() -> str:
     """The CPU's model name from /proc/cpuinfo (platform.processor() where that is absent)."""
-    try:
+    with contextlib.suppress(OSError):
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("model name"):
                 return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
     return platform.processor() or platform.machine()
 
 
-def machine_info(torch: ModuleType | None, data: Data, config: Config) -> dict[str, Any]:
-    """Versions, device, CPU, cores, load average and what data the run used."""
-    info = run_info(config.seed)
-    info.pop("seed")
-    info.update({
-        "devices": ", ".join(str(d) for d in jax.devices()),
-        "cpu": _cpu_model(),
-        "cpu_cores": os.cpu_count() or 1,
-        "torch_version": (torch.__version__ if torch is not None else
-                          "not installed" if config.use_torch else "not used (--no-torch)"),
-        "torch_threads": torch.get_num_threads() if torch is not None else "-",
-        "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", "(default)"),
-        "numpy_version": np.__version__,
-        "load_average_at_start": " ".join(f"{v:.2f}" for v in os.getloadavg()),
-        "data": data.source,
-        "n_train": len(data.train[1]),
-        "n_val": len(data.val[1]),
-        "batch_size": BATCH_SIZE,
-        "rounds": config.rounds,
-        "gemm_n": config.gemm_n,
-        "mode": "quick" if config.quick else "full",
-        "xla_flags": os.environ.get("XLA_FLAGS", "") or "(none)",
-    })
-    return info
+def _load_average() -> str:
+    return " ".join(f"{v:.2f}" for v in os.getloadavg())
 
 
-def run(config: Config, log: Callable[[str], None] = print,
-        profile_dir: Path | None = None) -> dict[str, Any]:
-    """Run every benchmark of `config` (and `profile_epochs` into `profile_dir` if given);
-    return bench.json's content."""
-    torch = torch_or_none(config.use_torch)
-    if torch is not None:
-        torch.set_num_threads(os.cpu_count() or 1)
-    data = load_data(config)
-    result: dict[str, Any] = machine_info(torch, data, config)
-    n_train, n_val = result["n_train"], result["n_val"]
-    log(f"data: {data.source}, {n_train} train / {n_val} val; torch: {result['torch_version']}; "
-        f"device: {result['devices']}")
-
-    log(f"vectorization (3.1), n = {config.vector_n}")
-    vec = vectorization.time_additions(config.vector_n)
-    result.update({"vec_n": config.vector_n, "vec_loop_s": vec["loop_s"],
-                   "vec_vectorized_s": vec["vectorized_s"], "vec_jit_s": vec["jit_s"],
-                   "vec_loop_over_jit": vec["loop_s"] / vec["jit_s"],
-                   "vec_vectorized_over_jit": vec["vectorized_s"] / vec["jit_s"]})
-
-    contenders: dict[str, Any] = {}
-    for model in MODELS:
-        contenders[model] = JaxhwFit(model, data, config.seed)
-        contenders[f"d2l_jax_{model}"] = D2lJax(model, data, config.seed)
-        if torch is not None:
-            contenders[f"torch_tuned_{model}"] = TorchTuned(model, data, config.seed, torch)
-            contenders[f"torch_d2l_{model}"] = TorchBook(model, data, config.seed, torch)
-    probes = {}
-    for kind, probe in gemm_probes(config.gemm_n, config.gemm_n, config.gemm_n, torch).items():
-        probes[f"{kind}_gemm_gflops"] = probe
-    for kind, probe in gemm_probes(BATCH_SIZE, NUM_INPUTS, NUM_HIDDENS, torch, repeat=10).items():
-        probes[f"{kind}_mlp_shape_gemm_gflops"] = probe
-    for kind, probe in copy_probes(config.copy_mib).items():
-        probes[f"{kind}_copy_gbps"] = probe
-    log(f"training epochs: {len(contenders)} contenders, 1 warm-up + {config.rounds} rounds")
-    timed = time_epochs(contenders, probes, config.rounds, log)
-    for name, values in timed["samples"].items():
-        key = name if name in probes else f"{name}_epoch_s"
-        result[key] = statistics.median(values)
-    for name, seconds in timed["first"].items():
-        result[f"{name}_first_epoch_s"] = seconds
-    result["val_acc"] = {name: c.val_acc for name, c in contenders.items()}
-    if profile_dir is not None:
-        log(f"profiling one epoch of each jaxhw model into {profile_dir / 'profile'}")
-        result["profile_ms_per_epoch"] = profile_epochs(contenders, profile_dir)
-
-    log("data pass (4.2)")
-    result.update(data_pass(data, config))
-    if data.source == "fashion_mnist":
-        log("fresh process: python -m experiments.quickstart")
-        result.update(fresh_process(1 if config.quick else config.rounds))
-    result.update(derived(result, timed["samples"], n_train, n_val, torch is not None))
-    result["targets"] = check_targets(result)
-    result["load_average_at_end"] = " ".join(f"{v:.2f}" for v in os.getloadavg())
-    return to_jsonable(result)
+def run(config: Config, log: Callable[[str], None] = print) -> dict[str, Any]:
+    """Run every measurement of `config`; return bench.json's content."""
+    data, source = load_data(config)
+    n_train, n_val = len(data.train[1]), len(data.val[1])
+    result: dict[str, Any] = {
+        "cpu": _cpu_model(), "cpu_cores": os.cpu_count() or 1,
+        "python_version": platform.python_version(), "tree": describe_tree(),
+        "baseline": config.baseline, "data": source, "n_train": n_train, "n_val": n_val,
+        "batch_size": BATCH_SIZE, "rounds": config.rounds, "gemm_n": config.gemm_n, "mode":
+        "quick" if config.quick else "full", "environment_removed": worker_env()[1],
+        "load_average_at_start": _load_average()}
+    with tempfile.TemporaryDirectory(prefix="jaxhw-bench-") as tmp:
+        tmp_path = Path(tmp)
+        data_file = save_data(data, tmp_path / "data.npz")
+        baseline_tree = None
+        if config.baseline is not None:
+            baseline_tree = tmp_path / "baseline"
+            result["baseline_commit"] = export_tree(config.baseline, baseline_tree)
+        specs = families(config, baseline_tree)
+        log(f"data: {source}, {n_train} train / {n_val} val; workers: {', '.join(specs)}")
+        with started(specs, data_file, config.seed) as workers:
+            result["workers"] = {name: w.ready() for name, w in workers.items()}
+            check_trees(result["workers"], specs)
+            log(f"epochs: 1 warm-up + {config.rounds} rounds")
+            timed = time_rounds(workers, config.rounds,
+                                {"gemm_n": config.gemm_n, "copy_mib": config.copy_mib}, log)
+            result["idle_cpu_ms_after_request"] = {
+                name: {"median": 1e3 * statistics.median(w.idle_cpu_s),
+                       "max": 1e3 * max(w.idle_cpu_s)}
+                for name, w in workers.items() if w.idle_cpu_s}
+        sides = {name: tree for name, (family, tree) in specs.items() if family == "jaxhw"}
+        log(f"compile of a fit: {config.compile_rounds} round(s) of fresh workers")
+        compiles = compile_samples(timed, fresh_compiles(sides, data_file,
+                                                         config.compile_rounds, config.seed, log))
+        fresh = None
+        if source == "fashion_mnist" and config.fresh_runs:
+            log("fresh process: python -m experiments.quickstart")
+            fresh = fresh_processes(sides, config.fresh_runs, tmp_path / "xla-cache", log)
+    result["epochs"] = epoch_table(timed)
+    result["compile_s"] = compiles
+    if fresh is not None:
+        result["fresh_process"] = fresh
+    cpu = result["workers"][NEW]["backend"] == "cpu"
+    result["limits"] = limits(timed, n_train, n_val, cpu)
+    result["budget"] = budget_rows(timed, compiles, fresh)
+    result["load_average_at_end"] = _load_average()
+    return result
 
 
-def data_pass(data: Data, config: Config) -> dict[str, float]:
-    """One shuffled train pass in batches of 256: device-resident, and `tfds.data_source` where
-    the real data is prepared."""
-    images, labels = data.train
-    device = data_bench.time_device_pass(images, labels, BATCH_SIZE, config.seed)
-    out = {"data_device_pass_s": device["pass_s"], "data_device_shuffle_s": device["shuffle_s"]}
-    if data.source == "fashion_mnist":
-        source = data_bench.time_source_pass(fashion_mnist.data_source("train"), BATCH_SIZE,
-                                             config.seed, config.source_batches)
-        scale = len(labels) / 60000  # a subset's share of the full pass, as the device pass
-        out["data_tfds_pass_s"] = source["pass_s"] * scale
-        out["data_tfds_over_device"] = out["data_tfds_pass_s"] / device["pass_s"]
-    return out
-
-
-def fresh_process(runs: int) -> dict[str, float]:
-    """Median wall seconds of `python -m experiments.quickstart` in a new process over `runs`
-    runs, after one run that fills the compile cache; and the val_acc it printed."""
-    command = [sys.executable, "-m", "experiments.quickstart"]
-
-    def once() -> tuple[float, float]:
-        start = time.perf_counter()
-        done = subprocess.run(command, cwd=Path(__file__).resolve().parents[1],
-                              capture_output=True, text=True, check=False)
-        seconds = time.perf_counter() - start
-        if done.returncode:
-            raise RuntimeError(f"{' '.join(command)} failed:\n{done.stderr[-3000:]}")
-        return seconds, float(done.stdout.split()[-1])
-
-    once()
-    seconds, accuracy = zip(*(once() for _ in range(runs)), strict=True)
-    return {"fresh_process_s": statistics.median(seconds), "fresh_process_val_acc": accuracy[-1]}
-
-
-def derived(r: dict[str, Any], samples: dict[str, list[float]], n_train: int, n_val: int,
-            with_torch: bool) -> dict[str, float]:
-    """Peaks, bounds and ratios. Each ratio is the median over rounds of that round's ratio (its
-    two sides ran within seconds of each other), so load that drifts between rounds cancels."""
-    s = {name: np.asarray(values, np.float64) for name, values in samples.items()}
-
-    def median(values: np.ndarray) -> float:
-        return float(np.median(values))
-
-    def best(kind: str) -> np.ndarray:
-        # On a CPU every library's GEMM runs on the device that runs the epochs; on an
-        # accelerator only jnp's does.
-        libraries = ("jax", "numpy", "torch") if jax.default_backend() == "cpu" else ("jax",)
-        return np.max([s[f"{lib}_{kind}"] for lib in libraries if f"{lib}_{kind}" in s], axis=0)
-
-    shape_rate = best("mlp_shape_gemm_gflops")
-    # The peak: the fastest float32 GEMM measured in the round, whatever its size or library.
-    peak = np.maximum(best("gemm_gflops"), shape_rate)
-    copy_rate = best("copy_gbps")
-    out: dict[str, float] = {"mlp_shape_gemm_gflops": median(shape_rate),
-                             "gemm_gflops": median(peak), "mem_copy_gbps": median(copy_rate)}
-    flops = out["mlp_flops_per_epoch"] = mlp_flops(n_train, n_val)
-    out["mlp_gflops"] = flops / r["mlp_epoch_s"] / 1e9
-    out["mlp_peak_fraction"] = median(flops / s["mlp"] / 1e9 / peak)
-    out["mlp_shape_fraction"] = median(flops / s["mlp"] / 1e9 / shape_rate)
-    out["mlp_peak_bound_s"] = flops / out["gemm_gflops"] / 1e9
-    nbytes = out["softmax_bytes_per_epoch"] = epoch_bytes(n_train, n_val)
-    sm_flops = out["softmax_flops_per_epoch"] = softmax_flops(n_train, n_val)
-    out["softmax_memory_bound_s"] = nbytes / out["mem_copy_gbps"] / 1e9
-    out["softmax_gemm_bound_s"] = sm_flops / out["gemm_gflops"] / 1e9
-    bound = np.maximum(nbytes / copy_rate, sm_flops / peak) / 1e9
-    out["softmax_bound_fraction"] = median(bound / s["softmax"])
-    out["softmax_gbps"] = nbytes / r["softmax_epoch_s"] / 1e9
-    out["fit_compile_s"] = max(r["softmax_first_epoch_s"] - r["softmax_epoch_s"], 1e-6)
-    out["mlp_fit_compile_s"] = max(r["mlp_first_epoch_s"] - r["mlp_epoch_s"], 1e-6)
-    others = ["d2l_jax_"] + (["torch_tuned_", "torch_d2l_"] if with_torch else [])
-    for model in MODELS:
-        for prefix in others:
-            out[f"{model}_speedup_vs_{prefix.rstrip('_')}"] = median(
-                s[f"{prefix}{model}"] / s[model])
-    return out
-
-
-def check_targets(r: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """Each issue target whose figure was measured: target, measured value, met yes/no (epoch
-    times only count on the whole dataset: "n/a" on a subset)."""
-    whole = r["n_train"] == 60000 and r["n_val"] == 10000
-    out = {}
-    for key, op, threshold, what in TARGETS:
-        if key not in r:
-            continue
-        value = r[key]
-        met = {"<=": value <= threshold, ">=": value >= threshold, ">": value > threshold}[op]
-        verdict = "yes" if met else "no"
-        if key in ("softmax_epoch_s", "mlp_epoch_s") and not whole:
-            verdict = "n/a (subset)"
-        out[key] = {"what": what, "target": f"{op} {threshold:g}", "measured": value,
-                    "met": verdict}
-    return out
+def check_trees(infos: dict[str, dict[str, Any]], specs: dict[str, tuple[str, Path]]) -> None:
+    """Every jaxhw worker imported jaxhw from its own tree (else an A/B would time one tree
+    twice)."""
+    for name, (family, tree) in specs.items():
+        if family == "jaxhw":
+            found = Path(infos[name]["jaxhw_path"]).resolve()
+            if found != (tree / "jaxhw").resolve():
+                raise RuntimeError(f"bench worker {name!r} imported jaxhw from {found}, "
+                                   f"expected {tree / 'jaxhw'}")
 
 
 # ----------------------------------------------------------------------------- output
 def _fmt(value: float, digits: int = 3) -> str:
     """A figure with `digits` significant digits, never in exponent form for table values."""
-    if value >= 10 ** digits:
+    if abs(value) >= 10 ** digits:
         return f"{value:.0f}"
-    return f"{value:.{digits}g}" if value >= 1e-3 else f"{value:.2e}"
+    return f"{value:.{digits}g}" if abs(value) >= 1e-3 else f"{value:.2e}"
+
+
+def _label(name: str, r: dict[str, Any]) -> str:
+    return LABELS[name].format(rev=r.get("baseline") or "")
 
 
 def format_table(r: dict[str, Any]) -> str:
-    """The markdown tables printed on stdout and pasted into the README."""
-    lines = [f"{r['cpu']}, {r['cpu_cores']} cores, {r['platform']} ({r['devices']}); jax "
-             f"{r['jax_version']}, torch {r['torch_version']}; data {r['data']} "
-             f"{r['n_train']}/{r['n_val']}, batch {r['batch_size']}, median of {r['rounds']} "
-             f"epochs; load average {r['load_average_at_start']} -> {r['load_average_at_end']}",
+    """The markdown tables printed on stdout (and pasted into docs/DESIGN.md)."""
+    new = r["workers"][NEW]
+    torch = r["workers"].get("torch_tuned")
+    torch_text = (f"torch {torch['torch_version']} ({torch['torch_threads']} threads, "
+                  f"{torch['parallel_backend']} defaults)" if torch else "torch not run")
+    baseline = (f"; baseline {r['baseline']} = {r['baseline_commit'][:10]}"
+                if r.get("baseline") else "")
+    lines = [f"{r['cpu']}, {r['cpu_cores']} cores, {new['devices']}; jax {new['jax_version']}, "
+             f"{torch_text}; tree {r['tree']}{baseline}; data {r['data']} "
+             f"{r['n_train']}/{r['n_val']}, batch {r['batch_size']}; medians of {r['rounds']} "
+             f"interleaved rounds, each contender in its own process; load average "
+             f"{r['load_average_at_start']} -> {r['load_average_at_end']}",
              "",
-             "| epoch (train + val), median s | softmax | jaxhw faster by | MLP | jaxhw faster by "
-             "| 1st epoch s (softmax / MLP) |",
-             "| --- | ---: | ---: | ---: | ---: | ---: |"]
-    for prefix, label in STYLES.items():
-        if f"{prefix}softmax_epoch_s" not in r:
-            continue
-        cells = [label]
+             "| epoch (train + val), s | softmax median | (min-max) | MLP median | (min-max) "
+             "| 1st call s (softmax / MLP) | val_acc (softmax / MLP) |",
+             "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    spread = []
+    for name, models in r["epochs"].items():
+        cells = [_label(name, r)]
         for model in MODELS:
-            speedup = r.get(f"{model}_speedup_vs_{prefix.rstrip('_')}", 1.0)  # per-round ratios
-            cells += [_fmt(r[f"{prefix}{model}_epoch_s"]), f"{speedup:.2f}x"]
-        cells.append(f"{_fmt(r[f'{prefix}softmax_first_epoch_s'])} / "
-                     f"{_fmt(r[f'{prefix}mlp_first_epoch_s'])}")
+            e = models[model]
+            cells += [_fmt(e["median_s"]), f"{_fmt(e['min_s'])}-{_fmt(e['max_s'])}"]
+            if e["max_s"] > 1.5 * e["min_s"]:
+                spread.append(f"{name}/{model}")
+        cells += [f"{_fmt(models['softmax']['first_s'])} / {_fmt(models['mlp']['first_s'])}",
+                  f"{models['softmax']['val_acc']:.3f} / {models['mlp']['val_acc']:.3f}"]
         lines.append("| " + " | ".join(cells) + " |")
-    lines.append(f"| limit (memory or GEMM peak / GEMM peak) | "
-                 f"{_fmt(max(r['softmax_memory_bound_s'], r['softmax_gemm_bound_s']))} | "
-                 f"{r['softmax_bound_fraction']:.2f} reached | {_fmt(r['mlp_peak_bound_s'])} | "
-                 f"{r['mlp_peak_fraction']:.2f} reached | |")
-    def per_library(kind: str) -> str:
-        names = {"jax": "jnp", "numpy": "NumPy", "torch": "torch"}
-        return ", ".join(f"{label} {r[f'{lib}_{kind}_gflops']:.0f}" for lib, label in names.items()
-                         if f"{lib}_{kind}_gflops" in r)
-
-    lines += ["",
-              "| limit | measured |", "| --- | ---: |",
-              f"| float32 GEMM peak, GFLOP/s: the fastest of {r['gemm_n']}^3 "
-              f"({per_library('gemm')}) and the MLP's shape | {r['gemm_gflops']:.0f} |",
-              f"| GEMM of the MLP's shape 256x784 @ 784x256, GFLOP/s "
-              f"({per_library('mlp_shape_gemm')}) | {r['mlp_shape_gemm_gflops']:.0f} |",
-              f"| MLP: {r['mlp_flops_per_epoch'] / 1e9:.1f} GFLOP per epoch, reached GFLOP/s | "
-              f"{r['mlp_gflops']:.0f} ({r['mlp_peak_fraction']:.2f} of peak, "
-              f"{r['mlp_shape_fraction']:.2f} of the shape's rate) |",
-              f"| memory copy GB/s | {r['mem_copy_gbps']:.1f} |",
-              f"| softmax: {r['softmax_bytes_per_epoch'] / 1e6:.0f} MB and "
-              f"{r['softmax_flops_per_epoch'] / 1e9:.2f} GFLOP per epoch; bounds s (memory / "
-              f"GEMM) | {_fmt(r['softmax_memory_bound_s'])} / "
-              f"{_fmt(r['softmax_gemm_bound_s'])} |",
-              f"| compile + first epoch of fit, s (softmax / MLP) | "
-              f"{_fmt(r['fit_compile_s'])} / {_fmt(r['mlp_fit_compile_s'])} |",
-              f"| 3.1 vectorization, n = {r['vec_n']}: loop / vectorized / jit s | "
-              f"{_fmt(r['vec_loop_s'])} / {_fmt(r['vec_vectorized_s'])} / "
-              f"{_fmt(r['vec_jit_s'])} |",
-              f"| data pass (train, batch 256): device-resident s | "
-              f"{_fmt(r['data_device_pass_s'])} |"]
-    if "fresh_process_s" in r:
-        lines.append(f"| fresh process to a trained softmax regression "
-                     f"(`python -m experiments.quickstart`, val_acc "
-                     f"{r['fresh_process_val_acc']:.4f}), s | {_fmt(r['fresh_process_s'])} |")
-    if "data_tfds_pass_s" in r:
-        lines.append(f"| data pass: tfds.data_source s (x device-resident) | "
-                     f"{_fmt(r['data_tfds_pass_s'])} ({r['data_tfds_over_device']:.0f}x) |")
-    for model, ops in r.get("profile_ms_per_epoch", {}).items():
-        lines += ["", f"| {model}: heaviest XLA ops in one profiled epoch | ms | calls | "
-                      "us per call |", "| --- | ---: | ---: | ---: |"]
-        lines += [f"| `{name}` | {op['ms']:.1f} | {op['calls']} | {op['mean_us']:.0f} |"
-                  for name, op in ops.items()]
-    lines += ["", "| target | wanted | measured | met |", "| --- | --- | ---: | --- |"]
-    for key, target in r["targets"].items():
-        lines.append(f"| {target['what']} (`{key}`) | {target['target']} | "
-                     f"{_fmt(target['measured'])} | {target['met']} |")
+    if spread:
+        lines += ["", f"Rounds spread over 1.5x (max/min) for {', '.join(spread)}: contended "
+                      "rounds; the medians of the interleaved rounds are reported."]
+    lines += ["", "| measure | reference | reference's | new | ratio | budget | met |",
+              "| --- | --- | ---: | ---: | ---: | --- | --- |"]
+    for row in r["budget"]:
+        reference = _label(OLD if row["reference"] == "baseline" else row["reference"], r)
+        lines.append(f"| {row['measure']} | {reference} | {_fmt(row['reference_s'])} | "
+                     f"{_fmt(row['new_s'])} | {_fmt(row['ratio'])} | {row['ratio_is']} "
+                     f"{row['budget']} | {row['met']} |")
+    if r.get("baseline") and "fresh_process" not in r:
+        lines.append("| fresh process to a trained softmax regression, s | (needs FashionMNIST) "
+                     "| | | | | not measured |")
+    lim, compiles = r["limits"], r["compile_s"][NEW]
+    lines += ["", "| this tree's jaxhw and this machine's limits (medians) | measured |",
+              "| --- | ---: |",
+              f"| compile of a fit (first call minus a steady one, {len(compiles['softmax'])} "
+              f"workers), s: softmax / MLP | {_fmt(statistics.median(compiles['softmax']))} / "
+              f"{_fmt(statistics.median(compiles['mlp']))} |"]
+    if "fresh_process" in r:
+        fresh = r["fresh_process"][NEW]
+        lines.append(f"| fresh process to a trained softmax regression (`python -m "
+                     f"experiments.quickstart`, val_acc {fresh['val_acc']:.4f}), s | "
+                     f"{_fmt(fresh['median_s'])} |")
+    lines += [f"| float32 GEMM peak, GFLOP/s (fastest of jnp, NumPy, torch; {r['gemm_n']}^3 or "
+              f"the MLP's 256x784x256) | {lim['gemm_peak_gflops']:.0f} |",
+              f"| MLP: {lim['mlp_flops_per_epoch'] / 1e9:.1f} GFLOP an epoch; bound s, jaxhw's "
+              f"GFLOP/s (fraction of peak) | {_fmt(lim['mlp_peak_bound_s'])}, "
+              f"{lim['mlp_gflops']:.0f} ({lim['mlp_peak_fraction']:.2f}) |",
+              f"| memory copy, GB/s | {lim['mem_copy_gbps']:.1f} |",
+              f"| softmax: {lim['softmax_bytes_per_epoch'] / 1e6:.0f} MB and "
+              f"{lim['softmax_flops_per_epoch'] / 1e9:.2f} GFLOP an epoch; bound s (fraction "
+              f"reached) | {_fmt(lim['softmax_bound_s'])} ({lim['softmax_bound_fraction']:.2f}) |"]
     return "\n".join(lines)
 
 
 def plot(r: dict[str, Any], path: Path) -> Path:
-    """Bar chart: epoch seconds per contender for both models, with the measured limit."""
-    from jaxhw.board import plt, save_figure
+    """Bar chart: median epoch seconds per contender for both models, with the measured limit."""
+    from matplotlib.figure import Figure  # no pyplot: no backend, no global figure state
 
-    fig, axes = plt.subplots(1, 2, figsize=(11, 3.6))
-    limits = {"softmax": max(r["softmax_memory_bound_s"], r["softmax_gemm_bound_s"]),
-              "mlp": r["mlp_peak_bound_s"]}
+    fig = Figure(figsize=(11, 3.6))
+    axes = fig.subplots(1, 2)
+    limit = {"softmax": r["limits"]["softmax_bound_s"], "mlp": r["limits"]["mlp_peak_bound_s"]}
     for ax, model in zip(axes, MODELS, strict=True):
-        labels, values, colors = [], [], []
-        for i, (prefix, label) in enumerate(STYLES.items()):
-            if f"{prefix}{model}_epoch_s" in r:
-                labels.append(label)
-                values.append(r[f"{prefix}{model}_epoch_s"])
-                colors.append(f"C{i}")
-        labels.append("limit (GEMM peak, memory copy)" if model == "softmax"
-                      else "limit (GEMM peak)")
-        values.append(limits[model])
-        colors.append("0.6")
+        labels = [_label(name, r) for name in r["epochs"]] + [
+            "limit (memory copy or GEMM peak)" if model == "softmax" else "limit (GEMM peak)"]
+        values = [models[model]["median_s"] for models in r["epochs"].values()] + [limit[model]]
+        colors = [f"C{i}" for i in range(len(values) - 1)] + ["0.6"]
         y = np.arange(len(values))[::-1]
         ax.barh(y, values, color=colors)
         for yi, value in zip(y, values, strict=True):
@@ -776,10 +670,11 @@ def plot(r: dict[str, Any], path: Path) -> Path:
         ax.set_xlim(min(values) / 2, max(values) * 8)
         ax.set_xlabel("seconds per epoch (log scale)")
         ax.set_title(f"{MODEL_NAMES[model]}, batch {BATCH_SIZE}", fontsize=10)
-    fig.suptitle(f"{r['cpu']} ({r['cpu_cores']} cores), {r['data']} "
-                 f"{r['n_train']}/{r['n_val']}, median of {r['rounds']} epochs", fontsize=9)
+    fig.suptitle(f"{r['cpu']} ({r['cpu_cores']} cores), {r['data']} {r['n_train']}/"
+                 f"{r['n_val']}, median of {r['rounds']} interleaved rounds", fontsize=9)
     fig.tight_layout()
-    return save_figure(fig, path)
+    fig.savefig(path, dpi=110, bbox_inches="tight")
+    return path
 
 
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
@@ -788,26 +683,43 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
                                      description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=Path("results"), help="results folder")
     parser.add_argument("--quick", action="store_true",
-                        help="smoke run: a data subset, 2 rounds, small probes (< 1 min)")
+                        help="smoke run: a data subset, 2 rounds, small probes")
+    parser.add_argument("--baseline", metavar="REV", default=None,
+                        help="also time jaxhw at git revision REV in the same rounds (A/B)")
     parser.add_argument("--rounds", type=int, default=None, help="timed epochs per contender")
+    parser.add_argument("--compile-rounds", type=int, default=None,
+                        help="fresh workers per jaxhw tree timing a first fit")
+    parser.add_argument("--fresh-runs", type=int, default=None,
+                        help="quickstart runs per tree after the cache-filling one (0: none)")
     parser.add_argument("--synthetic", action="store_true", help="random data, not FashionMNIST")
     parser.add_argument("--no-torch", action="store_true", help="skip PyTorch even if installed")
-    parser.add_argument("--profile", action="store_true",
-                        help="trace one more jaxhw epoch per model into OUT/profile (Perfetto)")
     args = parser.parse_args(argv)
-    overrides: dict[str, Any] = {"synthetic": args.synthetic, "use_torch": not args.no_torch}
-    if args.rounds is not None:
-        if args.rounds < 1:
-            parser.error(f"--rounds must be >= 1, got {args.rounds}")
-        overrides["rounds"] = args.rounds
+    overrides: dict[str, Any] = {"synthetic": args.synthetic, "use_torch": not args.no_torch,
+                                 "baseline": args.baseline}
+    for option, minimum in (("rounds", 1), ("compile_rounds", 0), ("fresh_runs", 0)):
+        value = getattr(args, option)
+        if value is not None:
+            if value < minimum:
+                parser.error(f"--{option.replace('_', '-')} must be >= {minimum}, got {value}")
+            overrides[option] = value
+    if args.baseline is not None:
+        try:
+            resolve_commit(args.baseline)
+        except ValueError as err:
+            parser.error(str(err))
     config = Config.quick_mode(**overrides) if args.quick else Config.full(**overrides)
-    result = run(config, log=lambda line: print(line, file=sys.stderr, flush=True),
-                 profile_dir=args.out if args.profile else None)
-    args.out.mkdir(parents=True, exist_ok=True)
-    write_atomic(args.out / "bench.json", (json.dumps(result, indent=2) + "\n").encode())
-    plot(result, args.out / "bench.png")
+    return report(config, args.out)
+
+
+def report(config: Config, out: Path) -> dict[str, Any]:
+    """Run `config` (progress on stderr), write out/bench.json and out/bench.png, print the
+    tables; return bench.json's content."""
+    result = run(config, log=lambda line: print(line, file=sys.stderr, flush=True))
+    out.mkdir(parents=True, exist_ok=True)
+    write_atomic(out / "bench.json", (json.dumps(result, indent=2) + "\n").encode())
+    plot(result, out / "bench.png")
     print(format_table(result))
-    print(f"\nwrote {args.out / 'bench.json'} and {args.out / 'bench.png'}")
+    print(f"\nwrote {out / 'bench.json'} and {out / 'bench.png'}")
     return result
 
 
