@@ -7,6 +7,7 @@ STAMP := $(VENV)/.installed
 OUT ?= results
 SECTIONS ?= all
 QUICK ?=
+SEED ?=
 PYTEST_ARGS ?=
 
 .PHONY: run test bench data venv lint clean
@@ -22,7 +23,7 @@ data:
 	@sh tools/ensure-fashion-mnist.sh
 
 run: $(STAMP) data
-	$(PY) -m experiments $(SECTIONS) --out $(OUT) $(if $(QUICK),--quick,)
+	$(PY) -m experiments $(SECTIONS) --out $(OUT) $(if $(QUICK),--quick,) $(if $(SEED),--seed $(SEED),)
 
 test: $(STAMP) data
 	$(PY) -m pytest $(PYTEST_ARGS)

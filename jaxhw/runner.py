@@ -15,6 +15,7 @@ import ast
 import copy
 import html
 import importlib
+import importlib.util
 import inspect
 import json
 import math
@@ -321,6 +322,11 @@ def write_index(out: Path, sections: Mapping[str, Section] | None = None) -> Pat
     return path
 
 
+def _missing_notebook_tools() -> list[str]:
+    return [name for name in ("jupytext", "nbformat", "nbclient", "nbconvert", "ipykernel")
+            if importlib.util.find_spec(name) is None]
+
+
 class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter,
                      argparse.RawDescriptionHelpFormatter):
     pass
@@ -369,6 +375,10 @@ def cli(argv: Sequence[str] | None = None, *, sections_dir: str | Path = "experi
     if unknown := [s for s in wanted if s not in known]:
         print(f"unknown section id(s): {', '.join(unknown)}; valid ids: {', '.join(known)} "
               "(or 'list', 'all')", file=sys.stderr)
+        return 2
+    if any(known[s].is_notebook for s in wanted) and (missing := _missing_notebook_tools()):
+        print(f"running sections as notebooks needs {', '.join(missing)}: "
+              "pip install -e '.[notebooks]' (make run installs it)", file=sys.stderr)
         return 2
     compile_cache.enable()  # for the sections not yet converted, which run in this process
     failed = []

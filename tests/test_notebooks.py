@@ -28,9 +28,12 @@ def test_section_script_is_a_notebook_of_top_level_cells(sid):
         where = f"{section.path.name}, code cell {i}:\n{cell.source[:200]}"
         compile(cell.source, where, "exec")  # an indented cell raises IndentationError here
         assert "__name__" not in cell.source, f"{where}\nin a kernel this cell ends in SystemExit"
-    tagged = [c for c in code if "parameters" in c.metadata.get("tags", [])]
+        assert "import experiments" not in cell.source and "from experiments" not in (
+            cell.source), f"{where}\nin Colab only the jaxhw package exists"
+    tagged = [i for i, c in enumerate(code) if "parameters" in c.metadata.get("tags", [])]
     assert len(tagged) == 1, "one cell tagged parameters"
-    assert set(runner.PARAMETERS) <= runner._assigned_names(tagged[0].source)
+    assert set(runner.PARAMETERS) <= runner._assigned_names(code[tagged[0]].source)
+    assert "notebook.start(" in code[tagged[0] + 1].source, "the next cell calls start()"
     assert "run.save_metrics(" in code[-1].source, "the last cell writes metrics.json"
 
 

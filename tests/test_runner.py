@@ -241,3 +241,10 @@ def test_the_wheel_holds_jaxhw_only_and_offers_a_console_script():
                    for name in ("experiments", "experiments.runner"))
     assert config["project"]["scripts"]["jaxhw-run"] == "jaxhw.runner:main"
     assert callable(runner.main)
+
+
+def test_missing_notebook_tools_are_named_before_anything_runs(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(runner, "_missing_notebook_tools", lambda: ["nbclient"])
+    assert cli(["2.3", "--out", str(tmp_path / "out")]) == 2
+    assert "needs nbclient: pip install -e '.[notebooks]'" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
