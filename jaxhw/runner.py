@@ -336,7 +336,7 @@ def _parser(prog: str, sections_dir: Path, known: Mapping[str, Section]) -> argp
     listing = "\n".join(f"  {s.id:>6}  {s.title}" for s in known.values())
     parser = argparse.ArgumentParser(
         prog=prog, formatter_class=_HelpFormatter,
-        description="Execute d2l sections as notebooks into OUT/<id>/ (.ipynb, .html, PNGs, "
+        description="Execute d2l sections as notebooks into OUT/<id>/ (.ipynb, .html, PNGs,\n"
                     "metrics.json) and write OUT/index.html.",
         epilog=f"sections in {sections_dir}:\n{listing or '  (none found)'}")
     parser.add_argument("sections", nargs="+", metavar="SECTION",
