@@ -7,6 +7,7 @@ STAMP := $(VENV)/.installed
 OUT ?= results
 SECTIONS ?= all
 QUICK ?=
+SEED ?=
 PYTEST_ARGS ?=
 
 .PHONY: run test bench data venv lint clean
@@ -15,14 +16,14 @@ venv: $(STAMP)
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev]'
+	$(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev,notebooks]'
 	touch $(STAMP)
 
 data:
 	@sh tools/ensure-fashion-mnist.sh
 
 run: $(STAMP) data
-	$(PY) -m experiments $(SECTIONS) --out $(OUT) $(if $(QUICK),--quick,)
+	$(PY) -m experiments $(SECTIONS) --out $(OUT) $(if $(QUICK),--quick,) $(if $(SEED),--seed $(SEED),)
 
 test: $(STAMP) data
 	$(PY) -m pytest $(PYTEST_ARGS)

@@ -1,6 +1,4 @@
-"""One script per book section; `python -m experiments` runs them (see experiments/runner.py).
+"""One notebook per book section, as a Jupytext percent script (docs/notebooks.md).
 
-A section script is a module named `s<chapter>_<section>_<topic>.py` (or `sx_<topic>.py` for
-what goes beyond the book) that defines
-`SECTION = "3.4"`, `TITLE = "..."` and `main(out_dir, quick=False, seed=0) -> dict`.
+`python -m experiments` runs them (jaxhw.runner). This folder is not part of the jaxhw wheel.
 """

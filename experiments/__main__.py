@@ -1,5 +1,7 @@
-"""`python -m experiments list | all | SECTION... [--out DIR] [--quick] [--seed N]
-[--checkpoint-dir DIR]`."""
+"""`python -m experiments list | all | SECTION... [--out DIR] [--quick] [--seed N] ...`
+
+The same as the `jaxhw-run` console script, over this folder's sections from any directory.
+"""
 
 import sys
 

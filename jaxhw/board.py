@@ -3,23 +3,34 @@
 from __future__ import annotations
 
 import collections
+import io
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.figure import Figure
 
 _STYLES = ("-", "--", "-.", ":")
 _COLORS = ("C0", "C1", "C2", "C3", "C4", "C5", "C6")
 
 
-def _in_notebook() -> bool:
-    try:
-        from IPython import get_ipython
-    except ImportError:
-        return False
-    shell = get_ipython()
-    return shell is not None and shell.__class__.__name__ == "ZMQInteractiveShell"
+def in_notebook() -> bool:
+    """True inside a Jupyter kernel (Jupyter, VS Code, Colab): figures can be shown inline.
+
+    Any shell with a kernel counts (Colab's shell subclasses ipykernel's); a terminal IPython
+    has none. IPython is only asked if already imported, so plain scripts never load it.
+    """
+    ipython = sys.modules.get("IPython")
+    shell = ipython.get_ipython() if ipython is not None else None
+    return getattr(shell, "kernel", None) is not None
+
+
+def _png(fig: Figure) -> bytes:
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
+    return buffer.getvalue()
 
 
 def save_figure(fig: plt.Figure, path: str | Path) -> Path:
@@ -34,9 +45,10 @@ def save_figure(fig: plt.Figure, path: str | Path) -> Path:
 class ProgressBoard:
     """Plot data points as they arrive, as d2l's ProgressBoard; fed from the host, never in jit.
 
-    `draw(x, y, label, every_n)` keeps the mean of every `every_n` points of a line. In Jupyter
-    the figure redraws in place; headless, `save(path)` (or `path=` at construction, then every
-    draw) writes a PNG.
+    `draw(x, y, label, every_n)` keeps the mean of every `every_n` points of a line. In a
+    notebook the figure redraws in place; headless, `save(path)` (or `path=` at construction,
+    then every draw) writes a PNG. Without `ylabel` the y axis is named after the lines
+    ("loss" for train_loss and val_loss); the legend sits outside the axes, over no data.
     """
 
     def __init__(self, xlabel: str | None = None, ylabel: str | None = None,
@@ -47,7 +59,7 @@ class ProgressBoard:
         self.xlabel, self.ylabel, self.xlim, self.ylim = xlabel, ylabel, xlim, ylim
         self.xscale, self.yscale, self.figsize, self.title = xscale, yscale, figsize, title
         self.path = Path(path) if path is not None else None
-        self.display = _in_notebook() if display is None else display
+        self.display = in_notebook() if display is None else display
         self._raw: dict[str, list[tuple[float, float]]] = collections.OrderedDict()
         self.data: dict[str, list[tuple[float, float]]] = collections.OrderedDict()
         self._fig = None
@@ -68,9 +80,11 @@ class ProgressBoard:
         if self.display or self.path is not None:
             self._render()
 
-    def _render(self) -> plt.Figure:
+    def _render(self) -> Figure:
         if self._fig is None:
-            self._fig = plt.figure(figsize=self.figsize)
+            # Not a pyplot figure: a notebook shows it once, where draw() displays it, and not
+            # again when pyplot's inline backend flushes its open figures at the end of a cell.
+            self._fig = Figure(figsize=self.figsize)
         fig = self._fig
         fig.clf()
         ax = fig.add_subplot()
@@ -81,7 +95,7 @@ class ProgressBoard:
             ax.plot(xs, ys, linestyle=_STYLES[i % len(_STYLES)],
                     color=_COLORS[i % len(_COLORS)], label=label)
         ax.set_xlabel(self.xlabel or "")
-        ax.set_ylabel(self.ylabel or "")
+        ax.set_ylabel(self.ylabel or _common_name(self.data))
         ax.set_xscale(self.xscale)
         ax.set_yscale(self.yscale)
         if self.xlim:
@@ -91,15 +105,16 @@ class ProgressBoard:
         if self.title:
             ax.set_title(self.title)
         if self.data:
-            ax.legend()
+            ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0)
         ax.grid(alpha=0.3)
         if self.display:
-            from IPython import display
+            from IPython.display import Image, display
 
+            image = Image(data=_png(fig), format="png")
             if self._handle is None:
-                self._handle = display.display(fig, display_id=True)
+                self._handle = display(image, display_id=True)
             else:
-                self._handle.update(fig)
+                self._handle.update(image)
         if self.path is not None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             fig.savefig(self.path, dpi=110, bbox_inches="tight")
@@ -117,18 +132,25 @@ class ProgressBoard:
 
     def close(self) -> None:
         """Release the matplotlib figure."""
-        if self._fig is not None:
-            plt.close(self._fig)
-            self._fig = None
+        self._fig = None
+
+
+def _common_name(lines: Sequence[str]) -> str:
+    """A y label from line labels: train_loss, val_loss -> "loss"; + val_acc -> "loss, acc"."""
+    names = [label.removeprefix("train_").removeprefix("val_") for label in lines]
+    return ", ".join(dict.fromkeys(names))
 
 
 def plot(X, Y=None, xlabel: str | None = None, ylabel: str | None = None,
          legend: Sequence[str] = (), xlim=None, ylim=None, xscale: str = "linear",
          yscale: str = "linear", fmts: Sequence[str] = ("-", "m--", "g-.", "r:"),
-         figsize: tuple[float, float] = (3.5, 2.5), axes=None, title: str | None = None):
+         figsize: tuple[float, float] = (3.5, 2.5), axes=None, title: str | None = None,
+         legend_loc: str | None = None):
     """Plot one or more curves as d2l's `plot`: X and Y are arrays or lists of arrays.
 
-    Returns the matplotlib Axes (a new figure unless `axes` is given).
+    Returns the matplotlib Axes (a new figure unless `axes` is given). The legend goes outside
+    the axes, right of them, when they are the figure's only axes (it then covers no data);
+    in a grid of axes it takes matplotlib's "best" place, unless `legend_loc` says otherwise.
     """
     def has_one_axis(v):
         return hasattr(v, "ndim") and v.ndim == 1 or isinstance(v, list) and (
@@ -159,7 +181,10 @@ def plot(X, Y=None, xlabel: str | None = None, ylabel: str | None = None,
     if ylim:
         axes.set_ylim(ylim)
     if legend:
-        axes.legend(legend)
+        if legend_loc is None and len(axes.figure.axes) == 1:
+            axes.legend(legend, loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0)
+        else:
+            axes.legend(legend, loc=legend_loc or "best")
     if title:
         axes.set_title(title)
     axes.grid(alpha=0.3)

@@ -1,38 +1,208 @@
-import json
+"""jaxhw.runner and `python -m experiments`: discovery, command line, parameters, the index.
 
+Kernel-free: where a notebook would run, a stand-in for `runner.execute` takes the kernel's
+place (tests/test_notebooks.py runs one section through a real kernel).
+"""
+
+import fnmatch
+import html
+import json
+import re
+import tomllib
+from pathlib import Path
+
+import nbformat
 import numpy as np
 import pytest
+from nbclient.exceptions import CellExecutionError
 
-from experiments import runner
+from experiments import runner as experiments_runner
+from jaxhw import runner
+
+ROOT = Path(__file__).resolve().parents[1]
+cli = experiments_runner.cli
 
 
+@pytest.fixture
+def notebooks_run(monkeypatch):
+    """Stand in for the kernel: record each notebook given to `runner.execute`."""
+    executed = {}
+
+    def execute(nb, cwd, timeout):
+        executed[Path(cwd).name] = nb
+
+    monkeypatch.setattr(runner, "execute", execute)
+    return executed
+
+
+def _index_rows(out: Path) -> dict[str, list[str]]:
+    """The index table as {section id: [id, title, status, seed, mode, run at, time]}."""
+    page = (out / "index.html").read_text()
+    rows = {}
+    for row in re.findall(r"<tr class=[\w-]+>(.*?)</tr>", page):
+        cells = [html.unescape(re.sub(r"<[^>]+>", "", c)) for c in re.findall(r"<td>(.*?)</td>",
+                                                                              row)]
+        rows[cells[0]] = cells
+    return rows
+
+
+def _injected(nb) -> str:
+    (cell,) = [c for c in nb.cells if "injected-parameters" in c.metadata.get("tags", [])]
+    return cell.source
+
+
+# --------------------------------------------------------------------------- discovery
 def test_discovers_sections_in_book_order():
-    ids = list(runner.discover())
-    assert {"3.1", "3.2", "3.4"} <= set(ids)
-    assert ids == sorted(ids, key=runner._section_key)
+    ids = list(experiments_runner.discover())
+    assert {"2.3", "3.1", "3.4", "sweep"} <= set(ids)
+    assert ids == sorted(ids, key=runner._section_key) and ids[-1] == "sweep"
+    assert experiments_runner.discover()["2.3"].title == "Linear Algebra"
+
+
+def test_ids_come_from_file_names_and_titles_from_the_first_heading(tmp_path):
+    (tmp_path / "s6_1_layers.py").write_text("# %% [markdown]\n# # 6.1 Layers and Modules\n")
+    (tmp_path / "s10_2_more.py").write_text("# %%\nx = 1\n")
+    (tmp_path / "sx_extra.py").write_text("# %% [markdown]\n# # Beyond the book: more\n")
+    (tmp_path / "helpers.py").write_text("")
+    found = runner.discover(tmp_path)
+    assert list(found) == ["6.1", "10.2", "extra"]
+    assert [s.title for s in found.values()] == ["Layers and Modules", "10.2",
+                                                 "Beyond the book: more"]
+
+
+def test_two_scripts_for_one_section_are_refused(tmp_path):
+    (tmp_path / "s6_1_a.py").write_text("")
+    (tmp_path / "s6_1_b.py").write_text("")
+    with pytest.raises(ValueError, match="two scripts for section 6.1"):
+        runner.discover(tmp_path)
+
+
+# ------------------------------------------------------------------------ command line
+def test_help_lists_the_sections_and_every_default(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        cli(["--help"])
+    assert exit_info.value.code == 0
+    text = capsys.readouterr().out
+    assert "2.3  Linear Algebra" in text and "sweep" in text
+    flat = " ".join(text.split())
+    for default in ("(default: results)", "(default: 0)", "(default: False)",
+                    "(default: None)", "(default: 3600.0)"):
+        assert default in flat
 
 
 def test_unknown_section_exits_2_and_lists_valid_ids(capsys, tmp_path):
-    assert runner.cli(["9.9", "--out", str(tmp_path)]) == 2
+    assert cli(["9.9", "--out", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert "unknown section id(s): 9.9" in err and "3.4" in err
 
 
 def test_list(capsys):
-    assert runner.cli(["list"]) == 0
+    assert cli(["list"]) == 0
     assert "3.4" in capsys.readouterr().out
 
 
-def test_to_jsonable():
-    got = runner.to_jsonable({"a": np.float32(1.5), "b": np.arange(3), "c": (1, "x"),
-                              "d": float("nan")})
-    assert got == {"a": 1.5, "b": [0, 1, 2], "c": [1, "x"], "d": "nan"}
-    with pytest.raises(TypeError, match="not JSON"):
-        runner.to_jsonable(object())
+def test_no_sections_folder_is_a_clear_error(tmp_path, capsys):
+    assert runner.cli(["all"], sections_dir=tmp_path / "missing") == 2
+    assert "no section scripts in" in capsys.readouterr().err
 
 
-def test_section_3_4_quick_writes_metrics_figures_and_report(tmp_path):
-    assert runner.cli(["3.4", "--out", str(tmp_path), "--quick", "--seed", "1"]) == 0
+@pytest.mark.parametrize("seed", ["4294967296", "-1", "18446744073709551616"])
+def test_seeds_outside_what_jax_keys_hold_are_refused(seed, tmp_path, capsys):
+    # Before: 4294967296 reran seed 0 and -1 seed 4294967295 (recording the seed given), and
+    # 2**64 ended in an OverflowError from JAX's PRNG code.
+    with pytest.raises(SystemExit) as exit_info:
+        cli(["2.3", "--seed", seed, "--out", str(tmp_path / "out")])
+    assert exit_info.value.code == 2
+    assert "argument --seed: seed must be in [0, 4294967295]" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
+def test_the_largest_seed_is_run_and_recorded(tmp_path, notebooks_run):
+    assert cli(["2.3", "--seed", "4294967295", "--out", str(tmp_path)]) == 0
+    assert "seed = 4294967295" in _injected(notebooks_run["2.3"])
+    assert json.loads((tmp_path / "2.3" / "run.json").read_text())["seed"] == 4294967295
+
+
+# ------------------------------------------------------------------------- parameters
+def test_parameters_are_injected_after_the_parameters_cell(tmp_path):
+    section = experiments_runner.discover()["2.3"]
+    nb = runner.to_notebook(section, {"quick": True, "seed": 3, "out_dir": tmp_path,
+                                      "checkpoint_dir": tmp_path / "ck"})
+    tags = [c.metadata.get("tags", []) for c in nb.cells]
+    at = tags.index(["parameters"])
+    assert tags[at + 1] == ["injected-parameters"]
+    # 2.3 declares no checkpoint_dir, so none is injected.
+    assert nb.cells[at + 1].source == (
+        f"# Parameters\nquick = True\nseed = 3\nout_dir = {str(tmp_path)!r}")
+    assert nb.metadata["kernelspec"]["name"] == "python3"
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("# %%\nquick = False\n", "needs exactly one cell tagged parameters"),
+    ('# %% tags=["parameters"]\nquick = False\n', "must set quick, seed, out_dir; missing seed"),
+])
+def test_a_script_without_a_proper_parameters_cell_fails_clearly(tmp_path, text, message):
+    sections = tmp_path / "sections"
+    sections.mkdir()
+    (sections / "s9_1_bad.py").write_text("# %% [markdown]\n# # 9.1 Bad\n\n" + text)
+    out = tmp_path / "out"
+    assert runner.cli(["9.1", "--out", str(out), "--sections-dir", str(sections)]) == 1
+    record = json.loads((out / "9.1" / "run.json").read_text())
+    assert record["status"] == "failed" and message in record["error"]
+    assert _index_rows(out)["9.1"][2].startswith("failed: ValueError")
+
+
+# ------------------------------------------------------------------------------ index
+def test_the_index_labels_each_section_with_its_own_run(tmp_path, notebooks_run):
+    # Before: after `3.4 --seed 1` then `4.1 --seed 2 --quick` into one folder, the report's
+    # one header said "seed 2, quick mode" over 3.4's seed-1 full-run metrics.
+    out = tmp_path / "out"
+    assert cli(["2.3", "--seed", "1", "--out", str(out)]) == 0
+    assert cli(["3.1", "--seed", "2", "--quick", "--out", str(out)]) == 0
+    rows = _index_rows(out)
+    assert rows["2.3"][2:5] == ["ok", "1", "full"]
+    assert rows["3.1"][2:5] == ["ok", "2", "quick"]
+    assert rows["3.4"][2] == "not run"
+    assert "seed = 1" in _injected(notebooks_run["2.3"])
+    assert "quick = True\nseed = 2" in _injected(notebooks_run["3.1"])
+    saved = nbformat.read(out / "2.3" / "2.3.ipynb", as_version=4)
+    assert "quick = False\nseed = 1" in _injected(saved)
+    page = (out / "2.3" / "2.3.html").read_text()
+    assert "seed 1 · full run" in page and "Linear Algebra" in page
+    assert not re.search(r"<script[^>]+src=\"https?:", page)  # opens offline
+    record = json.loads((out / "3.1" / "run.json").read_text())
+    assert record["seed"] == 2 and record["quick"] is True and record["started"]
+
+
+def test_a_failed_section_is_shown_and_does_not_hide_the_others(tmp_path, monkeypatch,
+                                                                capsys):
+    def execute(nb, cwd, timeout):
+        if Path(cwd).name != "2.3":
+            return
+        cell = next(c for c in nb.cells if c.cell_type == "code" and "x + y" in c.source)
+        cell.outputs = [nbformat.v4.new_output(
+            "error", ename="ZeroDivisionError", evalue="division by zero",
+            traceback=["ZeroDivisionError: division by zero"])]
+        raise CellExecutionError("ZeroDivisionError: division by zero", "ZeroDivisionError",
+                                 "division by zero")
+
+    monkeypatch.setattr(runner, "execute", execute)
+    out = tmp_path / "out"
+    (out / "2.3").mkdir(parents=True)
+    for stale in ("metrics.json", "old.png"):  # an earlier run's results
+        (out / "2.3" / stale).write_text("stale")
+    assert cli(["2.3", "3.1", "--out", str(out)]) == 1
+    rows = _index_rows(out)
+    assert rows["2.3"][2] == "failed: ZeroDivisionError: division by zero"
+    assert rows["3.1"][2] == "ok"
+    assert not (out / "2.3" / "metrics.json").exists() and not (out / "2.3" / "old.png").exists()
+    assert "division by zero" in (out / "2.3" / "2.3.html").read_text()
+    assert "failed sections: 2.3" in capsys.readouterr().err
+
+
+# ------------------------------------------------- sections not yet notebooks (in-process)
+def test_section_3_4_quick_writes_metrics_figures_and_index(tmp_path):
+    assert cli(["3.4", "--out", str(tmp_path), "--quick", "--seed", "1"]) == 0
     metrics = json.loads((tmp_path / "3.4" / "metrics.json").read_text())
     for key in ("w_error", "b_error", "l1_w_error", "l1_b_error", "train_loss", "val_loss"):
         assert key in metrics
@@ -44,19 +214,37 @@ def test_section_3_4_quick_writes_metrics_figures_and_report(tmp_path):
     assert pngs == {"loss.png", "l2_vs_l1.png"}
     for name in pngs:
         assert (tmp_path / "3.4" / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    report = (tmp_path / "report.md").read_text()
-    assert "## 3.4 Linear regression from scratch" in report
-    assert "![3.4 loss](3.4/loss.png)" in report and "jaxlib" in report
-    assert (tmp_path / "report.html").exists()
+    assert _index_rows(tmp_path)["3.4"][1:5] == ["Linear regression from scratch", "ok", "1",
+                                                 "quick"]
+    assert 'href="3.4/metrics.json"' in (tmp_path / "index.html").read_text()
 
 
-def test_sections_3_1_and_3_2_quick(tmp_path):
-    assert runner.cli(["3.1", "3.2", "--out", str(tmp_path), "--quick"]) == 0
-    m31 = json.loads((tmp_path / "3.1" / "metrics.json").read_text())
-    assert m31["loop_s"] > m31["vectorized_s"] > 0
-    np.testing.assert_allclose(m31["normal_pdf_max"], [0.398942, 0.199471, 0.398942], rtol=1e-5)
-    assert (tmp_path / "3.1" / "normal.png").exists()
+def test_section_3_2_quick(tmp_path):
+    assert cli(["3.2", "--out", str(tmp_path), "--quick"]) == 0
     m32 = json.loads((tmp_path / "3.2" / "metrics.json").read_text())
     assert m32["sin_points"] == 50 and m32["cos_points"] == 10
     assert m32["config_is_frozen"] is True
     assert (tmp_path / "3.2" / "board_sin_cos.png").exists()
+
+
+def test_old_names_stay_importable():
+    assert experiments_runner.to_jsonable({"a": np.float32(1.5)}) == {"a": 1.5}
+    assert experiments_runner.run_info(3)["seed"] == 3
+
+
+# ------------------------------------------------------------------------- packaging
+def test_the_wheel_holds_jaxhw_only_and_offers_a_console_script():
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    include = config["tool"]["setuptools"]["packages"]["find"]["include"]
+    assert any(fnmatch.fnmatch("jaxhw.data", pattern) for pattern in include)
+    assert not any(fnmatch.fnmatch(name, pattern) for pattern in include
+                   for name in ("experiments", "experiments.runner"))
+    assert config["project"]["scripts"]["jaxhw-run"] == "jaxhw.runner:main"
+    assert callable(runner.main)
+
+
+def test_missing_notebook_tools_are_named_before_anything_runs(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(runner, "_missing_notebook_tools", lambda: ["nbclient"])
+    assert cli(["2.3", "--out", str(tmp_path / "out")]) == 2
+    assert "needs nbclient: pip install -e '.[notebooks]'" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
