@@ -7,6 +7,7 @@ STAMP := $(VENV)/.installed
 OUT ?= results
 SECTIONS ?= all
 QUICK ?=
+BASELINE ?=
 SEED ?=
 PYTEST_ARGS ?=
 
@@ -28,10 +29,11 @@ run: $(STAMP) data
 test: $(STAMP) data
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-# jaxhw vs the d2l-style loops, PyTorch and this machine's limits -> $(OUT)/bench.json, bench.png.
+# jaxhw vs the d2l-style loops and PyTorch, each in its own process -> $(OUT)/bench.json, bench.png.
+# BASELINE=<git rev> times that commit's jaxhw in the same rounds (docs/bench.md).
 # PyTorch is measured when the optional extra is installed: $(PY) -m pip install -c constraints.txt -e '.[bench]'
 bench: $(STAMP) data
-	$(PY) -m experiments.bench --out $(OUT) $(if $(QUICK),--quick,)
+	$(PY) -m experiments.bench --out $(OUT) $(if $(QUICK),--quick,) $(if $(BASELINE),--baseline $(BASELINE),)
 
 lint: $(STAMP)
 	$(PY) -m ruff check jaxhw experiments tests

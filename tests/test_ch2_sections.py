@@ -14,7 +14,6 @@ import pytest
 from experiments import (
     s2_1_ndarray,
     s2_2_preprocessing,
-    s2_3_linear_algebra,
     s2_5_autodiff,
 )
 from experiments.runner import discover, run_section, to_jsonable
@@ -41,10 +40,6 @@ def m22(out) -> dict[str, Any]:
     return s2_2_preprocessing.main(out / "2.2")
 
 
-@pytest.fixture(scope="module")
-def m23(out) -> dict[str, Any]:
-    return s2_3_linear_algebra.main(out / "2.3")
-
 
 @pytest.fixture(scope="module")
 def m25(out) -> dict[str, Any]:
@@ -54,11 +49,11 @@ def m25(out) -> dict[str, Any]:
 def test_runner_finds_the_chapter_2_sections():
     found = discover()
     for section, module in [("2.1", "s2_1_ndarray"), ("2.2", "s2_2_preprocessing"),
-                            ("2.3", "s2_3_linear_algebra"), ("2.5", "s2_5_autodiff")]:
+                            ("2.5", "s2_5_autodiff")]:
         assert found[section].module == module
 
 
-@pytest.mark.parametrize("name", ["m21", "m22", "m23", "m25"])
+@pytest.mark.parametrize("name", ["m21", "m22", "m25"])
 def test_metrics_are_json_serialisable(name, request):
     json.dumps(to_jsonable(request.getfixturevalue(name)))
 
@@ -181,57 +176,6 @@ def test_22_metrics_json_holds_X_and_y(tmp_path, monkeypatch):
 
 
 # --- 2.3 Linear algebra ----------------------------------------------------------------------
-
-def test_23_scalars_vectors_matrices(m23):
-    _close(m23["scalar_ops"], [5.0, 6, 1.5, 9])
-    _close(m23["vector"], [0, 1, 2])
-    assert int(m23["vector_2"]) == 2 and m23["vector_len"] == 3 and m23["vector_shape"] == (3,)
-    chex.assert_shape(m23["A"], (3, 2))
-    _close(m23["A_T"], [[0, 2, 4], [1, 3, 5]])
-    assert m23["B_symmetric"] is True
-    assert m23["tensor_shape"] == (2, 3, 4)
-
-
-def test_23_tensor_arithmetic(m23):
-    assert m23["copy_new_buffer"] is True
-    _close(m23["A_plus_B"], [[0.0, 2, 4], [6, 8, 10]])
-    _close(m23["hadamard"], [[0.0, 1, 4], [9, 16, 25]])
-    _close(m23["scalar_plus_tensor"], jnp.arange(2, 26).reshape(2, 3, 4))
-    assert m23["scalar_times_tensor_shape"] == (2, 3, 4)
-
-
-def test_23_reductions(m23):
-    _close(m23["x_sum"], 3.0)
-    _close(m23["A_sum"], 15.0)
-    _close(m23["A_sum_axis0"], [3.0, 5, 7])
-    assert m23["A_sum_axis0_shape"] == (3,)
-    _close(m23["A_sum_axis1"], [3.0, 12])
-    assert m23["A_sum_axis1_shape"] == (2,)
-    _close(m23["A_sum_axis01"], 15.0)
-    _close(m23["A_mean"], 2.5)
-    _close(m23["A_mean_by_sum"], 2.5)
-    _close(m23["A_mean_axis0"], [1.5, 2.5, 3.5])
-    _close(m23["A_mean_axis0_by_sum"], [1.5, 2.5, 3.5])
-
-
-def test_23_keepdims_and_cumsum(m23):
-    _close(m23["sum_A_keepdims"], [[3.0], [12.0]])
-    assert m23["sum_A_keepdims_shape"] == (2, 1)
-    _close(m23["A_div_sum_A"], [[0.0, 1 / 3, 2 / 3], [3 / 12, 4 / 12, 5 / 12]])
-    _close(m23["A_cumsum_axis0"], [[0.0, 1, 2], [3, 5, 7]])
-
-
-def test_23_products_and_norms(m23):
-    _close(m23["dot"], 3.0)
-    _close(m23["dot_by_sum"], 3.0)
-    _close(m23["matvec"], [5.0, 14])
-    _close(m23["matvec_by_matmul"], [5.0, 14])
-    _close(m23["matmul"], [[3.0] * 4, [12.0] * 4])
-    chex.assert_shape([m23["l2"], m23["l1"], m23["frobenius"]], ())
-    _close(m23["l2"], 5.0)
-    _close(m23["l1"], 7.0)
-    _close(m23["frobenius"], 6.0)
-
 
 # --- 2.5 Automatic differentiation -----------------------------------------------------------
 

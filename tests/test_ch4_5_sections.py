@@ -64,7 +64,7 @@ def test_quick_sections_write_metrics_and_figures(quick_out, section):
     metrics = _metrics(quick_out, section)
     assert metrics["_run"]["quick"] is True
     _assert_pngs(quick_out, section)
-    assert (quick_out / "report.md").is_file()
+    assert (quick_out / "index.html").is_file()
 
 
 def test_4_1_entropy_and_identity(quick_out):
