@@ -11,6 +11,8 @@ from jax import lax
 
 from jaxhw.autodiff import control_flow_f, control_flow_f_jit, vjp_with_ones
 
+pytestmark = pytest.mark.numerical  # rerun under a second CPU ISA by make test
+
 KEYS = 6
 
 

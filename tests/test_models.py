@@ -16,6 +16,8 @@ from jaxhw.models.checks import check_classification_data
 from jaxhw.nn import losses
 from jaxhw.nn.images import flatten_images
 
+pytestmark = pytest.mark.numerical  # rerun under a second CPU ISA by make test
+
 IMAGE_SHAPE = (28, 28, 1)
 
 

@@ -13,6 +13,8 @@ import pytest
 from jaxhw.nn import activations, information, losses
 from jaxhw.nn.softmax import book_softmax, log_softmax, softmax
 
+pytestmark = pytest.mark.numerical  # rerun under a second CPU ISA by make test
+
 BOOK_PROBS = jnp.array([[0.1, 0.3, 0.6], [0.3, 0.2, 0.5]])
 BOOK_LABELS = jnp.array([0, 2])
 RNG = np.random.default_rng  # test data from NumPy: eager jax.random ops each compile
@@ -121,6 +123,28 @@ def test_cross_entropy_of_a_label_out_of_range_is_nan():
     for bad in (3, -1):
         assert np.isnan(float(losses.cross_entropy(logits, jnp.array([0, bad]))))
     assert float(losses.cross_entropy(logits, jnp.array([0, 2]))) == pytest.approx(np.log(3))
+
+
+def test_book_cross_entropy_of_a_label_out_of_range_is_nan():
+    # Plain indexing would clamp 3 to class 2 and wrap -1 to class 2: a wrong, finite loss.
+    y_hat = jnp.array([[0.1, 0.3, 0.6], [0.3, 0.2, 0.5]])
+    for bad in (3, -1):
+        assert np.isnan(float(losses.book_cross_entropy(y_hat, jnp.array([0, bad]))))
+        assert np.isnan(float(jax.jit(losses.book_cross_entropy)(y_hat, jnp.array([0, bad]))))
+    expected = -(np.log(0.1) + np.log(0.5)) / 2
+    assert float(losses.book_cross_entropy(y_hat, jnp.array([0, 2]))) == pytest.approx(expected)
+
+
+@pytest.mark.parametrize("loss", [losses.cross_entropy, losses.book_cross_entropy])
+def test_cross_entropy_needs_one_label_per_row(loss):
+    # y of shape (1,) for 4 rows used to broadcast one label to every row.
+    scores = jnp.full((4, 3), 1 / 3)
+    with pytest.raises(ValueError, match=rf"{loss.__name__}: y must have shape \(4,\), one "
+                                         r"label per row of the predictions of shape \(4, 3\); "
+                                         r"got \(1,\)"):
+        loss(scores, jnp.array([1]))
+    with pytest.raises(ValueError, match=r"got \(4, 1\)"):
+        jax.jit(loss)(scores, jnp.zeros((4, 1), jnp.int32))
 
 
 def test_regression_losses_name_mismatched_shapes():

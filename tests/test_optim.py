@@ -9,6 +9,8 @@ from jaxhw.data.synthetic import synthetic_regression
 from jaxhw.models import linear
 from jaxhw.nn.losses import squared_loss
 
+pytestmark = pytest.mark.numerical  # rerun under a second CPU ISA by make test
+
 
 class SgdTest(chex.TestCase):
     @chex.variants(with_jit=True, without_jit=True)

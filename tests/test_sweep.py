@@ -42,6 +42,7 @@ def lr_sweep(data):
     return params, many, hist
 
 
+@pytest.mark.numerical
 def test_learning_rate_sweep_equals_fit_per_rate(data, lr_sweep):
     params, many, hist = lr_sweep
     assert hist["val_acc"].shape == (3, 3) and hist["batch_loss"].shape == (3, 3, 7)
@@ -70,6 +71,7 @@ def test_another_grid_reuses_the_compiled_epoch(data, lr_sweep):
     chex.assert_trees_all_close(_model(other, 0), _model(many, 2), atol=1e-6, rtol=0)
 
 
+@pytest.mark.numerical
 def test_seeds_with_adam_equal_fit_per_seed(data):
     keys = jax.random.split(jax.random.key(2), 4)
     params = jax.vmap(_init)(keys)

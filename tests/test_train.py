@@ -168,6 +168,7 @@ def test_default_eval_batch_size():
 
 
 @pytest.mark.parametrize("optimizer", [optim.sgd(0.03), optax.adam(0.05)], ids=["sgd", "adam"])
+@pytest.mark.numerical
 def test_epoch_equals_a_step_by_step_loop(data, optimizer):
     # 1000 = 31 x 32 + 8: the epoch must equal the book's loop, 31 steps, then one on the last
     # 8 examples. A weight penalty (a parameter-only term of the loss) must come out once.
@@ -300,3 +301,14 @@ def test_two_hidden_layers_train_through_fit():
                            epochs=30, batch_size=32, key=jax.random.key(1), progress=False,
                            metrics=train.classification_metrics(mlp.apply))
     assert hist["val_acc"][-1] > 0.9
+
+
+def test_an_mlp_at_learning_rate_100_warns():
+    # Issue 15: lr=100 drove the MLP to chance with no word.
+    rng = np.random.default_rng(2)
+    X = rng.integers(0, 256, size=(512, 28, 28, 1), dtype=np.uint8)
+    y = (X[:, 10:18, 10:18].mean(axis=(1, 2, 3)) > 127.5).astype(np.int32)
+    loss = train.supervised_loss(mlp.apply, cross_entropy)
+    with pytest.warns(RuntimeWarning, match=r"training diverged in epoch 1 at learning rate 100"):
+        train.fit(loss, mlp.init(jax.random.key(0), num_outputs=2), optim.sgd(100.0), (X, y),
+                  epochs=2, batch_size=64, key=jax.random.key(1), progress=False)
