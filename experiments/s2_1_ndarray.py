@@ -7,7 +7,7 @@
 # **immutable** (an update makes a new array, `X.at[i].set(v)`), and randomness takes an
 # **explicit key** (the same key always gives the same numbers).
 #
-# Each code cell that mirrors one of the PyTorch notebook this project reproduces starts with
+# Each code cell that mirrors a cell of the PyTorch notebook this project reproduces starts with
 # `# reference:` and what that notebook printed; the output under the cell is this notebook's.
 # Where the two differ, the text above the cell says why. Throughout, JAX prints `Array(...,
 # dtype=...)` where PyTorch prints `tensor(...)`, and its integers are `int32` where PyTorch's are

@@ -6,7 +6,7 @@
 # column mean, and hand the result to JAX as arrays. (The reference notebook titles this part
 # "2.1 Data Preprocessing"; it is the book's 2.2.)
 #
-# Each code cell that mirrors one of the PyTorch notebook this project reproduces starts with
+# Each code cell that mirrors a cell of the PyTorch notebook this project reproduces starts with
 # `# reference:` and what that notebook printed; the output under the cell is this notebook's
 # (a notebook shows a DataFrame as a table). The tables agree; the arrays differ only in dtype,
 # as the last subsection explains.

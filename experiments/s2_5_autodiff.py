@@ -7,7 +7,7 @@
 # input (there is no `x.grad`), so gradients never accumulate and there is nothing to zero
 # between calls.
 #
-# Each code cell that mirrors one of the PyTorch notebook this project reproduces starts with
+# Each code cell that mirrors a cell of the PyTorch notebook this project reproduces starts with
 # `# reference:` and what that notebook printed; the output under the cell is this notebook's.
 # Every gradient agrees with the reference's; only the random `a` of the control-flow example
 # differs (another generator, another seed).
