@@ -1,8 +1,8 @@
 """The README's example as a program: softmax regression (4.4) on FashionMNIST, 10 epochs.
 
 `python -m experiments.quickstart` goes from a fresh process to a trained model and prints its
-validation accuracy; `make bench` times exactly this (target: <= 3 s once the dataset and the
-compiled programs are cached).
+validation accuracy; `make bench` times exactly this, once the dataset and the compiled programs
+are cached.
 """
 
 import jax
