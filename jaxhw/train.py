@@ -253,7 +253,8 @@ def fit(loss: LossFn, params: Params, optimizer: optax.GradientTransformation,
         static["key_per_model"] = bool(key.ndim)
     run_epoch = compiled_stacked_epoch if stacked else compiled_epoch
     rates = checks.learning_rates(optimizer, opt_state)
-    config = run_config(loss, optimizer, metrics, batch_size, n, params, stacked, rates)
+    config = (None if checkpoint_dir is None else
+              run_config(loss, optimizer, metrics, batch_size, n, params, stacked, rates))
     start_params = params
     from tqdm.auto import tqdm
 
