@@ -42,9 +42,9 @@ metrics = {}  # values kept for metrics.json before a later cell reuses their na
 TRUE_W = jnp.array([2.0, -3.4])
 TRUE_B = 4.2
 LR, BATCH_SIZE, EPOCHS = 0.03, 32, 3  # the reference's settings (cells [175], [237])
-data_key, l2_key, l1_key, spread_key = jax.random.split(jax.random.key(run.seed), 4)
+data_key, l2_key, l1_key, spread_key, init_key = jax.random.split(jax.random.key(run.seed), 5)
 
-params = linear.init(jax.random.key(0), num_inputs=2, sigma=0.01)
+params = linear.init(init_key, num_inputs=2, sigma=0.01)
 {name: value.shape for name, value in params.items()}
 
 # %% [markdown]
@@ -131,9 +131,9 @@ def summed_absolute_loss(y_hat, y):
 
 
 # %% [markdown]
-# ### Sum or mean: the same step with a learning rate b times larger
-# The gradient of a sum over b examples is b times the gradient of their mean, so an SGD step
-# of `lr` on the summed loss is the step of `lr * b` on the mean loss: 0.03 × 32 = 0.96. (The
+# ### Sum or mean: the same step with the learning rate times the batch size
+# The gradient of a sum over 32 examples is 32 times the gradient of their mean, so an SGD step
+# of `lr` on the summed loss is the step of `lr * 32` on the mean loss: 0.03 × 32 = 0.96. (The
 # last minibatch of an epoch holds only 8 examples; there the summed loss steps 8/32 as far as
 # the mean with 0.96 would.) `absolute_loss` in jaxhw is the mean, as the book's other losses,
 # so with lr 0.03 it takes steps 32 times smaller than the reference's. One minibatch shows it:
@@ -166,9 +166,8 @@ print(f"reference: w error [0.1082, -0.2167], b error 0.2502; "
 
 # %% [markdown]
 # For contrast, the mean absolute loss at the same lr 0.03 (32 times smaller steps): after 3
-# epochs w and b have covered only part of the way from 0 to [2, −3.4] and 4.2. This is what
-# an earlier jaxhw showed as the exercise; it says nothing against the L1 loss, only that its
-# step was 32 times too small.
+# epochs w and b have covered only part of the way from 0 to [2, −3.4] and 4.2. Run alone, it
+# would suggest that the L1 loss barely learns; it only takes steps 32 times smaller.
 
 # %%
 mean_l1_params, mean_l1_hist, _ = train_linear(absolute_loss, l1_key)
@@ -227,7 +226,7 @@ run.show(fig, "l2_vs_l1.png")
 # Three things say that the reference's cell [237] trained with the squared loss after all, so
 # that its comparison is between two squared-loss runs on different random data:
 # 1. Its cell [233] defines `loss` without `@d2l.add_to_class(LinearRegressionScratch)`, so the
-#    model keeps the squared loss of cell [171] (the next cells register theirs).
+#    model keeps the squared loss of cell [171] (cells [235] and [236] register theirs).
 # 2. With the summed L1 loss each SGD step moves b by lr × (a sum of signs, a whole number), so
 #    from b = 0, 4.2 − (b error) is a whole multiple of 0.03. Ours is; 0.2502 is not.
 # 3. From w ≈ 0, b = 0 on these data (x ~ N(0, I)) a squared-loss step shrinks each error by
@@ -286,11 +285,11 @@ run.show(fig, "l1_over_seeds.png")
 
 # %% [markdown]
 # Neither "lower w error" nor "higher b error" is a property of the L1 loss: the printed
-# fractions say how often each happens at these settings. What holds for every seed: both
-# losses bring w and b within a few tenths of the truth in 3 epochs at lr 0.03 with the summed
-# L1 loss, L2 by a slow approach from one side, L1 by a fast approach and then a jitter whose
-# size the learning rate sets. A learning rate that decays near the end would shrink the L1
-# jitter; more epochs would finish the L2 approach.
+# fractions say how often each happens at these settings. What holds for every seed: with the
+# reference's settings (lr 0.03, batch 32, 3 epochs, the L1 loss summed) both losses bring w
+# and b within a few tenths of the truth, L2 by a slow approach from one side, L1 by a fast
+# approach and then a jitter whose size the learning rate sets. A learning rate that decays
+# near the end would shrink the L1 jitter; more epochs would finish the L2 approach.
 
 # %%
 run.save_metrics({
