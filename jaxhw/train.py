@@ -256,8 +256,6 @@ def fit(loss: LossFn, params: Params, optimizer: optax.GradientTransformation,
     config = (None if checkpoint_dir is None else
               run_config(loss, optimizer, metrics, batch_size, n, params, stacked, rates))
     start_params = params
-    from tqdm.auto import tqdm
-
     with checkpoint.lock(checkpoint_dir):  # one run writes a checkpoint folder at a time
         first_epoch, params, opt_state, history = checkpoint.start_state(
             checkpoint_dir, resume, epochs, params=params, opt_state=opt_state, key=key,
@@ -265,8 +263,7 @@ def fit(loss: LossFn, params: Params, optimizer: optax.GradientTransformation,
         if replicated is not None:
             params, opt_state = jax.device_put((params, opt_state), replicated)
         warned = checks.diverged(history)
-        bar = tqdm(range(first_epoch, epochs), desc="fit", unit="epoch", delay=2.0,
-                   disable=not progress, leave=False, initial=first_epoch, total=epochs)
+        bar = progress_bar(first_epoch, epochs, progress)
         for index in bar:
             start = time.perf_counter()
             params, opt_state, losses, val_means = run_epoch(params, opt_state, train, val, key,
@@ -297,6 +294,16 @@ def fit(loss: LossFn, params: Params, optimizer: optax.GradientTransformation,
                 break  # with "warn", training goes on while some model's loss is finite
         bar.close()
     return FitResult(params, _as_arrays(history, stacked, n, batch_size), opt_state)
+
+
+def progress_bar(first_epoch: int, epochs: int, enabled: bool):
+    """tqdm over the epochs still to run: a notebook widget where tqdm.auto can draw one."""
+    from tqdm import std
+    from tqdm.auto import tqdm
+
+    make = tqdm if enabled else std.tqdm  # a disabled widget still warns without ipywidgets
+    return make(range(first_epoch, epochs), desc="fit", unit="epoch", delay=2.0,
+                disable=not enabled, leave=False, initial=first_epoch, total=epochs)
 
 
 def run_config(loss: LossFn, optimizer: optax.GradientTransformation,

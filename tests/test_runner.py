@@ -201,32 +201,6 @@ def test_a_failed_section_is_shown_and_does_not_hide_the_others(tmp_path, monkey
 
 
 # ------------------------------------------------- sections not yet notebooks (in-process)
-def test_section_3_4_quick_writes_metrics_figures_and_index(tmp_path):
-    assert cli(["3.4", "--out", str(tmp_path), "--quick", "--seed", "1"]) == 0
-    metrics = json.loads((tmp_path / "3.4" / "metrics.json").read_text())
-    for key in ("w_error", "b_error", "l1_w_error", "l1_b_error", "train_loss", "val_loss"):
-        assert key in metrics
-    assert len(metrics["w_error"]) == 2 and len(metrics["train_loss"]) == 3
-    assert metrics["val_loss"][-1] < metrics["val_loss"][0]
-    assert abs(metrics["b_error"]) < 0.35
-    assert metrics["_run"]["seed"] == 1 and metrics["_run"]["jax_version"]
-    pngs = {p.name for p in (tmp_path / "3.4").glob("*.png")}
-    assert pngs == {"loss.png", "l2_vs_l1.png"}
-    for name in pngs:
-        assert (tmp_path / "3.4" / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    assert _index_rows(tmp_path)["3.4"][1:5] == ["Linear regression from scratch", "ok", "1",
-                                                 "quick"]
-    assert 'href="3.4/metrics.json"' in (tmp_path / "index.html").read_text()
-
-
-def test_section_3_2_quick(tmp_path):
-    assert cli(["3.2", "--out", str(tmp_path), "--quick"]) == 0
-    m32 = json.loads((tmp_path / "3.2" / "metrics.json").read_text())
-    assert m32["sin_points"] == 50 and m32["cos_points"] == 10
-    assert m32["config_is_frozen"] is True
-    assert (tmp_path / "3.2" / "board_sin_cos.png").exists()
-
-
 def test_old_names_stay_importable():
     assert experiments_runner.to_jsonable({"a": np.float32(1.5)}) == {"a": 1.5}
     assert experiments_runner.run_info(3)["seed"] == 3
