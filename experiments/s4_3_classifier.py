@@ -99,7 +99,7 @@ def train_classifier(name, init, apply, key, lr, **hparams):
     """Fit one classifier on the rings; returns its params, history and board."""
     init_key, fit_key = jax.random.split(key)
     params = init(init_key, num_inputs=2, num_outputs=num_classes, **hparams)
-    board = ProgressBoard(xlabel="epoch", ylabel="loss, accuracy", ylim=(0, 1.3), title=name)
+    board = ProgressBoard(xlabel="epoch", ylabel="loss, accuracy", ylim=(0, None), title=name)
     params, history, _ = train.fit(
         train.supervised_loss(apply, cross_entropy), params, optim.sgd(lr), train_data,
         val_data, epochs=epochs, batch_size=64, key=fit_key,
