@@ -138,9 +138,10 @@ def rounding_bound(params: Params, X: Array, y: Array, lam: float,
     Algorithms*, ch. 3): with unit roundoff u (2**-24 for float32), a sum of k products is off
     by at most k u times the sum of the products' magnitudes, in any summation order (so on any
     SIMD kernel), and each elementwise step adds a few u of its result. Each intermediate's
-    error bound is carried forward through the formulas of `forward` and `backward`; a
-    rounding error in the logits O changes softmax's P by a factor exp(+-2 |dO|), which is how
-    the logits' magnitude (the problem's conditioning) enters. Computed in float64 numpy.
+    error bound is carried forward through the formulas of `forward` and `backward`; an error
+    e in the logits scales softmax's P by at most exp(2 max |e|), which is how the logits'
+    magnitude (the problem's conditioning) enters. First order in u (valid while every sum's
+    k u << 1); computed in float64 numpy.
     """
     u = np.finfo(dtype).eps / 2
     W1, W2 = (np.asarray(params[k], np.float64) for k in ("W1", "W2"))
@@ -159,7 +160,7 @@ def rounding_bound(params: Params, X: Array, y: Array, lam: float,
     P /= P.sum(axis=1, keepdims=True)
     R = np.ptp(logits, axis=1, keepdims=True) + np.log(q)
     eP = P * (2 * eO.max(axis=1, keepdims=True) + u * (4 * R + q + 8))
-    # Backward, as `backward` writes it.
+    # Backward, as `backward` writes it; dO, dH, dZ here are magnitudes (upper bounds).
     dO = np.abs(P - Y) / n
     e_dO = (eP + 2 * u * (P + Y)) / n
     eW2 = n * u * dO.T @ np.abs(H) + e_dO.T @ np.abs(H) + dO.T @ eH
