@@ -120,8 +120,8 @@ run.show(ax.figure, "prelu.png")
 # right of it.
 
 # %%
-fig = plot(x, derivative(swish)(x), "x", "grad of Swish", figsize=(5, 2.5)).figure
-run.show(fig, "swish_grad.png")
+ax = plot(x, derivative(swish)(x), "x", "grad of Swish", figsize=(5, 2.5))
+run.show(ax.figure, "swish_grad.png")
 ax = plot(x, derivative(lambda v: prelu(v, alpha))(x), "x", "grad of pReLU", figsize=(5, 2.5))
 run.show(ax.figure, "prelu_grad.png")
 
