@@ -10,6 +10,10 @@ so the book's column-vector `z = W1 x` becomes `Z = X W1^T`):
 `jax.grad(objective)`. tanh stands for the book's generic phi: it is smooth, so finite
 differences (`jax.test_util.check_grads`) approximate it everywhere (ReLU's kink would not), and
 phi'(z) = 1 - h^2 means the backward pass needs H but not Z.
+
+`rounding_bound` says how far two correct float32 computations of these gradients may drift
+apart: a worst-case rounding-error analysis, so a comparison with jax.grad is tight without
+depending on the summation order that XLA's kernels pick on a given CPU.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax import Array
 
 from jaxhw.models.checks import check_sizes
@@ -123,3 +128,47 @@ def vjp_residuals(f: Callable[[Params, Array, Array, float], Array], params: Par
         print_saved_residuals(lambda p: f(p, X, y, lam), params)
     return [re.sub(r"from \S*/([^/\s]+:\d+:\d+)", r"from \1", line)
             for line in out.getvalue().splitlines() if line.strip()]
+
+
+def rounding_bound(params: Params, X: Array, y: Array, lam: float,
+                   dtype: np.dtype | type = np.float32) -> Params:
+    """Elementwise bound on |computed - exact| for `grads_by_hand` in `dtype`: W1 (h, d), W2 (q, h).
+
+    First-order running error analysis (Higham, *Accuracy and Stability of Numerical
+    Algorithms*, ch. 3): with unit roundoff u (2**-24 for float32), a sum of k products is off
+    by at most k u times the sum of the products' magnitudes, in any summation order (so on any
+    SIMD kernel), and each elementwise step adds a few u of its result. Each intermediate's
+    error bound is carried forward through the formulas of `forward` and `backward`; an error
+    e in the logits scales softmax's P by at most exp(2 max |e|), which is how the logits'
+    magnitude (the problem's conditioning) enters. First order in u (valid while every sum's
+    k u << 1); computed in float64 numpy.
+    """
+    u = np.finfo(dtype).eps / 2
+    W1, W2 = (np.asarray(params[k], np.float64) for k in ("W1", "W2"))
+    X = np.asarray(X, np.float64)
+    n, d = X.shape
+    h, q = W2.shape[1], W2.shape[0]
+    Y = np.eye(q)[np.asarray(y)]
+    # Forward: Z = X W1^T (sums of d), H = tanh Z (a few ulps), O = H W2^T (sums of h).
+    H = np.tanh(X @ W1.T)
+    eH = (1 - H**2) * d * u * (np.abs(X) @ np.abs(W1).T) + 8 * u * np.abs(H)
+    logits = H @ W2.T  # the book's o
+    eO = h * u * (np.abs(H) @ np.abs(W2).T) + eH @ np.abs(W2).T
+    # P = exp(log_softmax(O)): an error e in the logits scales P by at most exp(2 e); the
+    # shift, log-sum-exp (q terms) and exp round on values up to the row's range R (+ log q).
+    P = np.exp(logits - logits.max(axis=1, keepdims=True))
+    P /= P.sum(axis=1, keepdims=True)
+    R = np.ptp(logits, axis=1, keepdims=True) + np.log(q)
+    eP = P * (2 * eO.max(axis=1, keepdims=True) + u * (4 * R + q + 8))
+    # Backward, as `backward` writes it; dO, dH, dZ here are magnitudes (upper bounds).
+    dO = np.abs(P - Y) / n
+    e_dO = (eP + 2 * u * (P + Y)) / n
+    eW2 = n * u * dO.T @ np.abs(H) + e_dO.T @ np.abs(H) + dO.T @ eH
+    dH = dO @ np.abs(W2)
+    e_dH = q * u * dH + e_dO @ np.abs(W2)
+    dZ = dH * (1 - H**2)
+    e_dZ = e_dH * (1 - H**2) + dH * (2 * np.abs(H) * eH + 3 * u * (1 + H**2))
+    eW1 = n * u * dZ.T @ np.abs(X) + e_dZ.T @ np.abs(X)
+    # lam W: the product, lam's own rounding and the final addition, each within u.
+    return {"W1": eW1 + 3 * u * (lam * np.abs(W1) + dZ.T @ np.abs(X)),
+            "W2": eW2 + 3 * u * (lam * np.abs(W2) + dO.T @ np.abs(H))}

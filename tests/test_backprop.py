@@ -29,13 +29,53 @@ def test_init_shapes_follow_the_book():
     chex.assert_shape(params["W2"], (2, 3))
 
 
+def _float64(tree):
+    """The same values as float64 arrays (call under jax.enable_x64(True))."""
+    return jax.tree.map(lambda a: jnp.asarray(np.asarray(a), jnp.float64), tree)
+
+
 def test_hand_gradients_equal_jax_grad_float32():
+    # Two correct float32 computations of the same gradient differ only by rounding, and each
+    # is within `rounding_bound` of the exact value (a worst-case analysis from float32's unit
+    # roundoff 2**-24, the lengths of the sums (n = 32, d = 20, h = 16, q = 5) and the logits'
+    # magnitudes), so they are within twice that of each other whatever order XLA's kernels
+    # sum in on this CPU.
     params, X, y = _problem()
     by_hand = jax.jit(backprop.grads_by_hand)(params, X, y, LAM)
     by_jax = jax.jit(jax.grad(backprop.objective))(params, X, y, LAM)
     chex.assert_trees_all_equal_shapes_and_dtypes(by_hand, by_jax)
-    # float32 cancellation leaves entries near 0 (|g| ~ 1e-5) a few ulps of 0.1 apart: atol.
-    chex.assert_trees_all_close(by_hand, by_jax, rtol=1e-5, atol=1e-6)
+    bound = backprop.rounding_bound(params, X, y, LAM)
+    for name in ("W1", "W2"):
+        gap = np.abs(np.asarray(by_hand[name], np.float64) - np.asarray(by_jax[name]))
+        assert np.all(gap <= 2 * bound[name]), (name, np.max(gap / bound[name]))
+
+
+def test_rounding_bound_is_tight_and_holds_against_float64():
+    # The bound is a real check: here it stays below 1e-3 of the largest gradient entry, so a
+    # wrong formula (a missing factor, a sign) cannot hide under it...
+    params, X, y = _problem()
+    by_hand = jax.jit(backprop.grads_by_hand)(params, X, y, LAM)
+    bound = backprop.rounding_bound(params, X, y, LAM)
+    for name in ("W1", "W2"):
+        assert np.max(bound[name]) < 1e-3 * np.max(np.abs(by_hand[name]))
+    # ...and it holds: float32 against the same inputs in float64, whose own rounding is 2**29
+    # times smaller.
+    with jax.enable_x64(True):
+        exact = jax.jit(backprop.grads_by_hand)(_float64(params), _float64(X), y, LAM)
+    for name in ("W1", "W2"):
+        gap = np.abs(np.asarray(by_hand[name], np.float64) - np.asarray(exact[name]))
+        assert np.all(gap <= bound[name]), (name, np.max(gap / bound[name]))
+
+
+def test_rounding_bound_shapes_and_unit_roundoff():
+    params, X, y = _problem()
+    bound32 = backprop.rounding_bound(params, X, y, LAM)
+    bound64 = backprop.rounding_bound(params, X, y, LAM, dtype=np.float64)
+    chex.assert_trees_all_equal_shapes(bound32, params)
+    for name in ("W1", "W2"):
+        assert np.all(bound32[name] > 0)
+        # Every term is linear in the unit roundoff: 2**-24 against 2**-53.
+        np.testing.assert_allclose(bound32[name] / bound64[name], 2.0**29, rtol=1e-12)
 
 
 def test_hand_gradients_equal_jax_grad_float64():
@@ -44,19 +84,39 @@ def test_hand_gradients_equal_jax_grad_float64():
         by_hand = jax.jit(backprop.grads_by_hand)(params, X, y, LAM)
         by_jax = jax.jit(jax.grad(backprop.objective))(params, X, y, LAM)
         chex.assert_type(by_hand["W1"], jnp.float64)
-        chex.assert_trees_all_close(by_hand, by_jax, rtol=1e-5, atol=0)
+    bound = backprop.rounding_bound(params, X, y, LAM, dtype=np.float64)
+    for name in ("W1", "W2"):
+        assert np.all(np.abs(by_hand[name] - by_jax[name]) <= 2 * bound[name])
 
 
-def test_hand_backward_passes_check_grads():
+def test_hand_backward_passes_check_grads_float64():
     # objective_by_hand's reverse mode *is* `backward`, so check_grads compares the
-    # hand-written pass with finite differences of J (jit: one compile instead of one per op).
-    params, X, y = _problem()
-    check_grads(jax.jit(lambda p: backprop.objective_by_hand(p, X, y, LAM)), (params,),
-                order=1, modes=("rev",))
+    # hand-written pass with central differences of J along a random direction v. Only in
+    # float64: float32 differences of J (~7, rounded to ~5e-7) over a step eps carry an error
+    # ~ u |J| / eps that swamps any useful tolerance. In float64 the error is the truncation
+    # eps^2 |d^3J/dt^3| / 6 (about 180 along check_grads' direction here) plus the rounding
+    # 1.1e-16 |J| / eps: with eps = 1e-6 both stay under 1e-9 of dJ.v (0.73), a thousand
+    # times below rtol = 1e-6, while a wrong formula is off by far more.
     with jax.enable_x64(True):
         params, X, y = _problem(np.float64)
         check_grads(jax.jit(lambda p: backprop.objective_by_hand(p, X, y, LAM)), (params,),
-                    order=1, modes=("rev",), rtol=1e-6, atol=1e-8)
+                    order=1, modes=("rev",), eps=1e-6, rtol=1e-6, atol=1e-8)
+
+
+def test_check_grads_float64_catches_a_wrong_backward(monkeypatch):
+    # The same check fails for a backward pass that drops the penalty's lambda W2.
+    original = backprop.backward
+
+    def without_penalty_on_w2(params, saved, y, lam):
+        grads = original(params, saved, y, lam)
+        return {**grads, "W2": grads["W2"] - lam * params["W2"]}
+
+    monkeypatch.setattr(backprop, "backward", without_penalty_on_w2)
+    with jax.enable_x64(True):
+        params, X, y = _problem(np.float64)
+        with pytest.raises(AssertionError):
+            check_grads(jax.jit(lambda p: backprop.objective_by_hand(p, X, y, LAM)), (params,),
+                        order=1, modes=("rev",), eps=1e-6, rtol=1e-6, atol=1e-8)
 
 
 def test_penalty_adds_lambda_w():
