@@ -14,9 +14,7 @@ import argparse
 import ast
 import copy
 import html
-import importlib
 import importlib.util
-import inspect
 import json
 import math
 import os
@@ -38,8 +36,6 @@ from jaxhw.files import write_atomic
 _BOOK_FILE = re.compile(r"^s(\d+)_(\d+)_\w+$")
 _EXTRA_FILE = re.compile(r"^sx_(\w+)$")
 _HEADING = re.compile(r"^# # (.+)$", re.MULTILINE)  # a markdown H1 in Jupytext's percent format
-_OLD_TITLE = re.compile(r'^TITLE = "(.+)"$', re.MULTILINE)
-_NOT_A_NOTEBOOK_YET = re.compile(r"^def main\(", re.MULTILINE)
 PARAMETERS = ("quick", "seed", "out_dir")  # every parameters cell sets these three
 DEFAULT_TIMEOUT = 3600.0
 
@@ -64,11 +60,6 @@ class Section:
     def module(self) -> str:
         return self.path.stem
 
-    @property
-    def is_notebook(self) -> bool:
-        """False for a script not yet converted: it defines `main()`, which runs in-process."""
-        return not _NOT_A_NOTEBOOK_YET.search(self.path.read_text())
-
 
 def section_id(path: str | Path) -> str | None:
     """"2.3" for s2_3_linear_algebra.py, "sweep" for sx_sweep.py, None for any other file."""
@@ -81,7 +72,7 @@ def section_id(path: str | Path) -> str | None:
 
 
 def _title(text: str, sid: str) -> str:
-    if match := _HEADING.search(text) or _OLD_TITLE.search(text):
+    if match := _HEADING.search(text):
         return match[1].strip().removeprefix(sid).strip()
     return sid
 
@@ -199,27 +190,6 @@ def render_html(nb, title: str, banner: str) -> str:
     return body
 
 
-def run_legacy(section: Section, section_dir: Path, *, quick: bool, seed: int,
-               checkpoint_dir: Path | None = None) -> dict[str, Any]:
-    """A section not yet a notebook: import its script, call `main()` here; the metrics record.
-
-    `checkpoint_dir` is this section's own folder. Goes when the last section is converted.
-    """
-    folder = section.path.parent
-    if str(folder.parent) not in sys.path:  # the old scripts import `experiments.runner`
-        sys.path.insert(0, str(folder.parent))
-    main = importlib.import_module(f"{folder.name}.{section.module}").main
-    extra = {}
-    if checkpoint_dir is not None and "checkpoint_dir" in inspect.signature(main).parameters:
-        extra["checkpoint_dir"] = Path(checkpoint_dir)
-    run = notebook.start(quick=quick, seed=seed, out_dir=section_dir, argv=[])
-    metrics = main(section_dir, quick=quick, seed=seed, **extra)
-    if not isinstance(metrics, dict):
-        raise TypeError(f"section {section.id}: main() must return a dict, got {type(metrics)}")
-    run.save_metrics(metrics)
-    return json.loads((section_dir / "metrics.json").read_text())
-
-
 def _clear(section_dir: Path, sid: str) -> None:
     """Remove what an earlier run left, so a failed run never shows its predecessor's results."""
     for name in ("metrics.json", "run.json", f"{sid}.ipynb", f"{sid}.html"):
@@ -245,8 +215,8 @@ def run_section(section: Section, out: Path, *, quick: bool, seed: int,
                 timeout: float | None = DEFAULT_TIMEOUT) -> dict[str, Any]:
     """Run one section into `out/<id>/` and write its `run.json`; return that record.
 
-    A notebook section runs in a kernel with `quick`, `seed`, `out_dir` and `params` injected;
-    the executed notebook and its HTML page are written even when a cell fails.
+    The section runs as a notebook in a kernel, with `quick`, `seed`, `out_dir` and `params`
+    injected; the executed notebook and its HTML page are written even when a cell fails.
     """
     seed = notebook.check_seed(seed)
     section_dir = Path(out) / section.id
@@ -261,13 +231,9 @@ def run_section(section: Section, out: Path, *, quick: bool, seed: int,
     clock = time.perf_counter()
     nb = None
     try:
-        if section.is_notebook:
-            nb = to_notebook(section, {"quick": quick, "seed": seed,
-                                       "out_dir": section_dir.resolve(), **params})
-            execute(nb, section_dir, timeout)
-        else:
-            run_legacy(section, section_dir, quick=quick, seed=seed,
-                       checkpoint_dir=params.get("checkpoint_dir"))
+        nb = to_notebook(section, {"quick": quick, "seed": seed,
+                                   "out_dir": section_dir.resolve(), **params})
+        execute(nb, section_dir, timeout)
     except Exception as err:  # recorded and shown in the index; the other sections still run
         record.update(status="failed", error=_describe(err))
         if nb is None:
@@ -376,11 +342,10 @@ def cli(argv: Sequence[str] | None = None, *, sections_dir: str | Path = "experi
         print(f"unknown section id(s): {', '.join(unknown)}; valid ids: {', '.join(known)} "
               "(or 'list', 'all')", file=sys.stderr)
         return 2
-    if any(known[s].is_notebook for s in wanted) and (missing := _missing_notebook_tools()):
+    if missing := _missing_notebook_tools():
         print(f"running sections as notebooks needs {', '.join(missing)}: "
               "pip install -e '.[notebooks]' (make run installs it)", file=sys.stderr)
         return 2
-    compile_cache.enable()  # for the sections not yet converted, which run in this process
     failed = []
     for i, sid in enumerate(wanted, 1):
         section = known[sid]

@@ -12,7 +12,6 @@ import tomllib
 from pathlib import Path
 
 import nbformat
-import numpy as np
 import pytest
 from nbclient.exceptions import CellExecutionError
 
@@ -199,11 +198,6 @@ def test_a_failed_section_is_shown_and_does_not_hide_the_others(tmp_path, monkey
     assert "division by zero" in (out / "2.3" / "2.3.html").read_text()
     assert "failed sections: 2.3" in capsys.readouterr().err
 
-
-# ------------------------------------------------- sections not yet notebooks (in-process)
-def test_old_names_stay_importable():
-    assert experiments_runner.to_jsonable({"a": np.float32(1.5)}) == {"a": 1.5}
-    assert experiments_runner.run_info(3)["seed"] == 3
 
 
 # ------------------------------------------------------------------------- packaging

