@@ -11,6 +11,8 @@ from jax.test_util import check_grads
 
 from jaxhw import backprop
 
+pytestmark = pytest.mark.numerical  # rerun under a second CPU ISA by make test
+
 LAM = 0.1
 
 
