@@ -26,7 +26,7 @@ import optax
 from jax import Array
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
-from jaxhw import checkpoint
+from jaxhw import checkpoint, gradients
 from jaxhw import fit_checks as checks
 from jaxhw.data import batches
 from jaxhw.fingerprint import describe
@@ -82,7 +82,7 @@ def classification_metrics(apply: Callable[[Params, Array], Array]) -> MetricsFn
 def train_step(loss: LossFn, optimizer: optax.GradientTransformationExtraArgs, params: Params,
                opt_state: Any, batch: Batch) -> tuple[Params, Any, Array]:
     """One minibatch step: the loss and its gradient, then the optimizer's update."""
-    value, grads = jax.value_and_grad(loss)(params, batch)
+    value, grads = gradients.value_and_grad(loss)(params, batch)  # jax.value_and_grad, for a CPU
     updates, opt_state = optimizer.update(grads, opt_state, params, value=value)
     return optax.apply_updates(params, updates), opt_state, value
 
