@@ -7,6 +7,7 @@ first minibatch loss, and `check_labels` whether a non-finite loss comes from th
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping
 from typing import Any
 
@@ -177,6 +178,32 @@ def _setting(description: Any, name: str) -> float | None:
         if found is not None:
             return found
     return None
+
+
+class LossWatch:
+    """Looks at the training loss after each epoch: warns once per model when it diverges, says
+    when to stop, and reports bad labels when a loss turns non-finite."""
+
+    def __init__(self, loss: Any, params: Any, train: Any, rates: np.ndarray | None,
+                 on_divergence: str, stacked: bool) -> None:
+        self.loss, self.train, self.rates, self.mode = loss, train, rates, on_divergence
+        self.start = jax.tree.map(lambda a: a[0], params) if stacked else params  # model 0
+        self.warned: np.ndarray | None = None
+
+    def stop_after(self, index: int, history: Mapping[str, list]) -> bool:
+        """Check epoch `index`'s training loss (recorded in `history`); True to stop now."""
+        if self.warned is None:  # a resumed run warned about its earlier epochs already
+            self.warned = diverged({k: v[:-1] for k, v in history.items()})
+        train_loss = np.asarray(history["train_loss"][-1])
+        if not np.all(np.isfinite(train_loss)):  # bad labels are an error, not divergence
+            check_labels(self.loss, self.start, self.train)
+        now = diverged(history)
+        if np.any(now & ~self.warned):
+            warnings.warn(divergence_message(index + 1, history, now & ~self.warned, self.rates),
+                          RuntimeWarning, stacklevel=3)
+        self.warned = now
+        # With "warn", training goes on while some model's loss is finite.
+        return bool(now.any() and self.mode == "stop") or not np.isfinite(train_loss).any()
 
 
 def check_labels(loss: Any, params: Any, train: Any) -> None:

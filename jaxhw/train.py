@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import functools
 import time
-import warnings
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -255,25 +254,20 @@ def fit(loss: LossFn, params: Params, optimizer: optax.GradientTransformation,
     rates = checks.learning_rates(optimizer, opt_state)
     config = (None if checkpoint_dir is None else
               run_config(loss, optimizer, metrics, batch_size, n, params, stacked, rates))
-    start_params = params
+    watch = checks.LossWatch(loss, params, train, rates, on_divergence, stacked)
     with checkpoint.lock(checkpoint_dir):  # one run writes a checkpoint folder at a time
         first_epoch, params, opt_state, history = checkpoint.start_state(
             checkpoint_dir, resume, epochs, params=params, opt_state=opt_state, key=key,
             config=config)
         if replicated is not None:
             params, opt_state = jax.device_put((params, opt_state), replicated)
-        warned = checks.diverged(history)
         bar = progress_bar(first_epoch, epochs, progress)
         for index in bar:
             start = time.perf_counter()
             params, opt_state, losses, val_means = run_epoch(params, opt_state, train, val, key,
                                                              index, **static)
             losses, val_means = jax.device_get((losses, val_means))  # the epoch's one host sync
-            history["epoch_seconds"].append(time.perf_counter() - start)
-            history["train_loss"].append(example_weighted_mean(losses, n, batch_size))
-            history["batch_loss"].append(losses)
-            for name, value in (val_means or {}).items():
-                history.setdefault(f"val_{name}", []).append(value)
+            record_epoch(history, losses, val_means, time.perf_counter() - start, n, batch_size)
             bar.set_postfix({k: f"{np.min(v[-1]):.4g}" for k, v in history.items()
                              if k in ("train_loss", "val_loss", "val_acc")}, refresh=False)
             if checkpoint_dir is not None:
@@ -281,19 +275,20 @@ def fit(loss: LossFn, params: Params, optimizer: optax.GradientTransformation,
                                     opt_state=opt_state, key=key, history=history, config=config)
             if board is not None and not stacked:
                 draw_epoch(board, index, losses, val_means)
-            train_loss = history["train_loss"][-1]
-            if not np.all(np.isfinite(train_loss)):  # bad labels are an error, not divergence
-                checks.check_labels(loss, jax.tree.map(lambda a: a[0], start_params)
-                                    if stacked else start_params, train)
-            now = checks.diverged(history)
-            if np.any(now & ~warned):
-                warnings.warn(checks.divergence_message(index + 1, history, now & ~warned, rates),
-                              RuntimeWarning, stacklevel=2)
-            warned = now
-            if (now.any() and on_divergence == "stop") or not np.isfinite(train_loss).any():
-                break  # with "warn", training goes on while some model's loss is finite
+            if watch.stop_after(index, history):
+                break
         bar.close()
     return FitResult(params, _as_arrays(history, stacked, n, batch_size), opt_state)
+
+
+def record_epoch(history: dict[str, list], losses: np.ndarray, val_means: Mapping | None,
+                 seconds: float, n: int, batch_size: int) -> None:
+    """Append one epoch's minibatch losses, their mean, validation means and seconds."""
+    history["epoch_seconds"].append(seconds)
+    history["train_loss"].append(example_weighted_mean(losses, n, batch_size))
+    history["batch_loss"].append(losses)
+    for name, value in (val_means or {}).items():
+        history.setdefault(f"val_{name}", []).append(value)
 
 
 def progress_bar(first_epoch: int, epochs: int, enabled: bool):
