@@ -20,8 +20,8 @@ def default_dir() -> Path:
 def enable(path: str | Path | None = None, min_compile_seconds: float = 0.0) -> Path:
     """Keep compiled XLA programs in `path` so a new process reuses them instead of compiling.
 
-    Programs that took less than `min_compile_seconds` to compile are not stored (default: all,
-    since even the small eager ops around a fit each cost a compile of 50-100 ms here).
+    Programs that took less than `min_compile_seconds` to compile are not stored (default: all:
+    even the small eager ops around a fit each cost a compile worth skipping).
     """
     target = Path(path) if path is not None else default_dir()
     target.mkdir(parents=True, exist_ok=True)
