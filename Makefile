@@ -26,11 +26,13 @@ data:
 run: $(STAMP) data
 	$(PY) -m experiments $(SECTIONS) --out $(OUT) $(if $(QUICK),--quick,) $(if $(SEED),--seed $(SEED),)
 
-# The numerical tests run twice: with the CPU's own kernels, then with XLA limited to SSE4.2
-# kernels, so that a tolerance that holds for one CPU's kernels only fails on any machine.
+# The tests run on every core (pytest-xdist; a test file's tests stay in one worker, so its
+# fixtures run once). The numerical tests run twice: with the CPU's own kernels, then with XLA
+# limited to SSE4.2 kernels, so that a tolerance that holds for one CPU's kernels only fails on
+# any machine.
 test: $(STAMP) data
-	$(PY) -m pytest $(PYTEST_ARGS)
-	XLA_FLAGS="$$XLA_FLAGS --xla_cpu_max_isa=SSE4_2" $(PY) -m pytest -q -m numerical $(PYTEST_ARGS)
+	$(PY) -m pytest -n auto --dist loadfile $(PYTEST_ARGS)
+	XLA_FLAGS="$$XLA_FLAGS --xla_cpu_max_isa=SSE4_2" $(PY) -m pytest -q -m numerical -n auto --dist loadfile $(PYTEST_ARGS)
 
 # jaxhw vs the d2l-style loops and PyTorch, each in its own process -> $(OUT)/bench.json, bench.png.
 # BASELINE=<git rev> times that commit's jaxhw in the same rounds (docs/bench.md).

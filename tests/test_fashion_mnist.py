@@ -721,19 +721,3 @@ def test_real_data_is_the_idx_files_in_order(real_data_dir: Path) -> None:
     assert fm.load("test", real_data_dir)[1][:8].tolist() == BOOK_FIRST_TEST_LABELS
     for split in fm.SPLITS:
         _assert_same(fm.load(split, real_data_dir), *fm.read_split(REAL_SOURCE, split))
-
-
-@real_data
-@pytest.mark.slow
-def test_make_data_replaces_an_old_shuffled_copy(tiny_idx, tfds_data_dir, tmp_path) -> None:
-    folder, arrays = tiny_idx
-    target = _old_shuffled_copy(tfds_data_dir, folder, _counts(arrays))
-    env = {**os.environ, "TFDS_DATA_DIR": str(tfds_data_dir), "JAXHW_PYTHON": sys.executable,
-           "FASHION_MNIST_DIR": str(REAL_SOURCE)}
-    subprocess.run(["sh", "tools/ensure-fashion-mnist.sh"], cwd=REPO, env=env, check=True,
-                   capture_output=True)
-    assert not (target / "jaxhw-test.npz").exists()
-    assert all(fm.is_cached(split, tfds_data_dir) for split in fm.SPLITS)
-    test_images, test_labels = fm.load("test", tfds_data_dir)
-    assert test_labels[:8].tolist() == BOOK_FIRST_TEST_LABELS
-    _assert_same((test_images, test_labels), *fm.read_split(REAL_SOURCE, "test"))

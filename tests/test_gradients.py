@@ -1,4 +1,5 @@
-"""jaxhw.gradients.value_and_grad: jax.value_and_grad's numbers, thin gradients laid out for a CPU."""
+"""jaxhw.gradients.value_and_grad: jax.value_and_grad's numbers, with thin gradients laid out for
+a CPU."""
 
 from __future__ import annotations
 

@@ -16,8 +16,6 @@ from jaxhw.models.checks import check_classification_data
 from jaxhw.nn import losses
 from jaxhw.nn.images import flatten_images
 
-pytestmark = pytest.mark.numerical  # rerun under a second CPU ISA by make test
-
 IMAGE_SHAPE = (28, 28, 1)
 
 
@@ -35,6 +33,7 @@ def _blobs(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
 
 # ----------------------------------------------------------------------------- shapes and values
 # (jit around apply: one compile per test instead of one per primitive op)
+@pytest.mark.numerical  # rerun under a second CPU ISA by make test
 def test_softmax_regression_init_and_apply():
     params = softmax_regression.init(jax.random.key(0))
     chex.assert_shape(params["W"], (784, 10))
@@ -50,6 +49,7 @@ def test_softmax_regression_init_and_apply():
     np.testing.assert_allclose(logits, expected, rtol=1e-4, atol=1e-5)
 
 
+@pytest.mark.numerical  # rerun under a second CPU ISA by make test
 def test_uint8_images_and_scaled_floats_give_the_same_logits():
     params = softmax_regression.init(jax.random.key(1))
     X = _images(4, seed=1)
@@ -58,6 +58,7 @@ def test_uint8_images_and_scaled_floats_give_the_same_logits():
     np.testing.assert_allclose(apply(params, X), apply(params, floats), rtol=1e-6, atol=1e-6)
 
 
+@pytest.mark.numerical  # rerun under a second CPU ISA by make test
 def test_scratch_mlp_init_and_apply():
     params = mlp.init(jax.random.key(2))
     assert {k: v.shape for k, v in params.items()} == {
@@ -72,6 +73,7 @@ def test_scratch_mlp_init_and_apply():
     np.testing.assert_allclose(logits, H @ P["W2"] + P["b2"], rtol=1e-4, atol=1e-6)
 
 
+@pytest.mark.numerical  # rerun under a second CPU ISA by make test
 def test_concise_mlp_is_the_same_function_of_its_params():
     params = concise_mlp.init(jax.random.key(3))
     shapes = jax.tree.map(jnp.shape, params)
@@ -217,6 +219,7 @@ def test_init_names_a_key_that_is_not_a_prng_key(init):
         init(3, *args)
 
 
+@pytest.mark.numerical  # rerun under a second CPU ISA by make test
 def test_mlp_with_two_hidden_layers():
     params = mlp.init(jax.random.key(8), num_hiddens=[64, 32])
     assert {k: v.shape for k, v in params.items()} == {

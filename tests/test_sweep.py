@@ -71,7 +71,6 @@ def test_another_grid_reuses_the_compiled_epoch(data, lr_sweep):
     chex.assert_trees_all_close(_model(other, 0), _model(many, 2), atol=1e-6, rtol=0)
 
 
-@pytest.mark.numerical
 def test_seeds_with_adam_equal_fit_per_seed(data):
     keys = jax.random.split(jax.random.key(2), 4)
     params = jax.vmap(_init)(keys)

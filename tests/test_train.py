@@ -14,6 +14,7 @@ from jaxhw.models import linear, mlp
 from jaxhw.nn.losses import cross_entropy, squared_loss
 
 LOSS = train.supervised_loss(linear.apply, squared_loss)
+SGD = optim.sgd(0.03)  # one object: fits with the same shapes reuse its compiled epoch
 TRUE_W, TRUE_B = jnp.array([2.0, -3.4]), 4.2
 
 
@@ -26,7 +27,7 @@ def _fit(data, optimizer=None, params=None, **kw):
     tr, va = data
     params = linear.init(jax.random.key(1), 2) if params is None else params
     kw = {"epochs": 3, "batch_size": 32, "key": jax.random.key(2), "progress": False, **kw}
-    return train.fit(LOSS, params, optimizer or optim.sgd(0.03), tr, va, **kw)
+    return train.fit(LOSS, params, optimizer or SGD, tr, va, **kw)
 
 
 def test_history_shapes_and_decreasing_loss(data):
