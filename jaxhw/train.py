@@ -293,11 +293,11 @@ def record_epoch(history: dict[str, list], losses: np.ndarray, val_means: Mappin
 
 def progress_bar(first_epoch: int, epochs: int, enabled: bool):
     """tqdm over the epochs still to run: a notebook widget where tqdm.auto can draw one."""
-    from tqdm import std
-    from tqdm.auto import tqdm
-
-    make = tqdm if enabled else std.tqdm  # a disabled widget still warns without ipywidgets
-    return make(range(first_epoch, epochs), desc="fit", unit="epoch", delay=2.0,
+    if enabled:  # (importing tqdm.auto in a notebook without ipywidgets warns: only then)
+        from tqdm.auto import tqdm
+    else:
+        from tqdm.std import tqdm
+    return tqdm(range(first_epoch, epochs), desc="fit", unit="epoch", delay=2.0,
                 disable=not enabled, leave=False, initial=first_epoch, total=epochs)
 
 
