@@ -20,7 +20,6 @@ import pytest
 import tensorflow_datasets as tfds
 from tensorflow_datasets.image_classification import mnist
 
-from experiments import data_bench
 from jaxhw.data import fashion_mnist as fm
 from jaxhw.data import fashion_mnist_cache as fmc
 
@@ -690,16 +689,6 @@ def test_load_splits_picks_balanced_subsets_and_checks(tiny_prepared) -> None:
             fm.load_splits(bad, 4, data_dir=data_dir)
     with pytest.raises(ValueError, match=r"num_val must be None or an integer in 1\.\.16"):
         fm.load_splits(4, -1, data_dir=data_dir)
-
-
-def test_device_pass_visits_every_example_once() -> None:
-    rng = np.random.default_rng(1)
-    images = rng.integers(0, 256, (100, 28, 28, 1), dtype=np.uint8)
-    labels = rng.integers(0, 10, 100).astype(np.int32)
-    for batch_size in (16, 100):
-        total, count, label_sum = data_bench.device_pass(images, labels, 0, batch_size)
-        assert int(count) == 100 and int(label_sum) == int(labels.sum())
-        np.testing.assert_allclose(float(total), images.sum() / 255.0, rtol=1e-5)
 
 
 # The real data, where installed (`make test` installs it when it can).

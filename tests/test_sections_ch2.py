@@ -6,32 +6,18 @@ tests also check that a section writes nothing outside its own --out.
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
+from section_runs import SectionRun
 
 from experiments import runner as experiments_runner
 
 X12 = np.arange(12.0).reshape(3, 4)
 Y0 = np.array([[2.0, 1, 4, 3], [1, 2, 3, 4], [4, 3, 2, 1]])
 F32_EPS = float(np.finfo(np.float32).eps)
-
-
-def _run_script(sid: str, out: Path, *args: str) -> dict[str, Any]:
-    """Run a section's script in a fresh Python (cwd elsewhere); its metrics.json."""
-    env = {**os.environ, "MPLBACKEND": "Agg"}
-    cwd = out.parent / "cwd"
-    cwd.mkdir(parents=True, exist_ok=True)
-    subprocess.run([sys.executable, str(experiments_runner.discover()[sid].path), "--out",
-                    str(out), *args], check=True, cwd=cwd, env=env, timeout=600)
-    assert not list(cwd.iterdir()), "the script wrote outside --out"
-    return json.loads((out / "metrics.json").read_text())
 
 
 def _close(actual: Any, expected: Any, rtol: float = 1e-6) -> None:
@@ -45,18 +31,29 @@ def out(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def m21(out) -> dict[str, Any]:
-    return _run_script("2.1", out / "2.1" / "out", "--quick", "--seed", "3")
+def runs(out):
+    """The three sections, started together."""
+    started = {"2.1": SectionRun("2.1", out / "2.1" / "out", "--quick", "--seed", "3"),
+               "2.2": SectionRun("2.2", out / "2.2" / "out", "--quick"),
+               "2.5": SectionRun("2.5", out / "2.5" / "out", "--quick")}
+    yield started
+    for run in started.values():
+        run.stop()
 
 
 @pytest.fixture(scope="module")
-def m22(out) -> dict[str, Any]:
-    return _run_script("2.2", out / "2.2" / "out", "--quick")
+def m21(runs) -> dict[str, Any]:
+    return runs["2.1"].metrics()
 
 
 @pytest.fixture(scope="module")
-def m25(out) -> dict[str, Any]:
-    return _run_script("2.5", out / "2.5" / "out", "--quick")
+def m22(runs) -> dict[str, Any]:
+    return runs["2.2"].metrics()
+
+
+@pytest.fixture(scope="module")
+def m25(runs) -> dict[str, Any]:
+    return runs["2.5"].metrics()
 
 
 def test_runner_finds_the_chapter_2_sections_as_notebooks():

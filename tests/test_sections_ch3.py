@@ -7,70 +7,50 @@ also checks that a script honours its command line and writes nowhere else.
 
 from __future__ import annotations
 
-import json
 import math
-import os
-import subprocess
-import sys
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pytest
-
-from experiments import runner as experiments_runner
+from section_runs import SectionRun, pngs, read_metrics
 
 EPS32 = float(np.finfo(np.float32).eps)
-PNG = b"\x89PNG\r\n\x1a\n"
-
-
-def _run_script(sid: str, out: Path, *args: str) -> dict[str, Any]:
-    """Run a section's script in a fresh Python (cwd elsewhere); its metrics.json."""
-    env = {**os.environ, "MPLBACKEND": "Agg"}
-    cwd = out.parent / "cwd"
-    cwd.mkdir(exist_ok=True)
-    subprocess.run([sys.executable, str(experiments_runner.discover()[sid].path), "--out",
-                    str(out), *args], check=True, cwd=cwd, env=env, timeout=600)
-    assert not list(cwd.iterdir()), "the script wrote outside --out"
-    return json.loads((out / "metrics.json").read_text())
-
-
-def _pngs(out: Path) -> set[str]:
-    names = {p.name for p in out.glob("*.png")}
-    for name in names:
-        assert (out / name).read_bytes()[:8] == PNG, name
-    return names
 
 
 @pytest.fixture(scope="module")
-def out32(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("s32") / "out"
-    _run_script("3.2", out, "--quick")
-    return out
+def runs(tmp_path_factory):
+    """The three sections, started together."""
+    base = tmp_path_factory.mktemp("ch3")
+    started = {"3.2": SectionRun("3.2", base / "s32" / "out", "--quick"),
+               "3.4": SectionRun("3.4", base / "s34" / "out", "--quick"),
+               "4.1": SectionRun("4.1", base / "s41" / "out", "--quick", "--seed", "2")}
+    yield started
+    for run in started.values():
+        run.stop()
 
 
 @pytest.fixture(scope="module")
-def out34(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("s34") / "out"
-    _run_script("3.4", out, "--quick")
-    return out
+def out32(runs) -> Path:
+    runs["3.2"].metrics()
+    return runs["3.2"].out
 
 
 @pytest.fixture(scope="module")
-def out41(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("s41") / "out"
-    _run_script("4.1", out, "--quick", "--seed", "2")
-    return out
+def out34(runs) -> Path:
+    runs["3.4"].metrics()
+    return runs["3.4"].out
 
 
-def _metrics(out: Path) -> dict[str, Any]:
-    return json.loads((out / "metrics.json").read_text())
+@pytest.fixture(scope="module")
+def out41(runs) -> Path:
+    runs["4.1"].metrics()
+    return runs["4.1"].out
 
 
 # --- 3.2 Object-oriented design --------------------------------------------------------------
 
 def test_32_hyperparameters_and_config(out32):
-    m = _metrics(out32)
+    m = read_metrics(out32)
     assert m["_run"]["quick"] is True and m["_run"]["seed"] == 0
     # save_hyperparameters(ignore=['c']): a and b kept, no c (reference: "There is no self.c =
     # True").
@@ -80,9 +60,9 @@ def test_32_hyperparameters_and_config(out32):
 
 
 def test_32_board_and_training(out32):
-    m = _metrics(out32)
+    m = read_metrics(out32)
     assert m["sin_points"] == 50 and m["cos_points"] == 10  # 100 points, means of 2 and of 10
-    assert _pngs(out32) == {"board_sin_cos.png"}
+    assert pngs(out32) == {"board_sin_cos.png"}
     assert m["param_shapes"] == {"w": [2, 1], "b": [1]}
     # Trained to the noise: the val loss is the mean of noise^2 / 2 (0.01^2 / 2 = 5e-5 expected;
     # over 1000 examples its relative spread is sqrt(2 / 1000) ~ 4.5 %) plus the small error of
@@ -94,16 +74,16 @@ def test_32_board_and_training(out32):
 # --- 3.4 Linear regression from scratch, and the L1 exercise ----------------------------------
 
 def test_34_runs_with_the_references_settings(out34):
-    m = _metrics(out34)
+    m = read_metrics(out34)
     assert m["_run"]["quick"] is True and m["_run"]["seed"] == 0
     # Quick mode shrinks only the seed comparison: the runs below are the full run's.
     assert m["settings"] == {"lr": 0.03, "batch_size": 32, "epochs": 3, "num_train": 1000}
     assert m["num_seeds"] == 4
-    assert _pngs(out34) == {"loss.png", "l2_vs_l1.png", "l1_over_seeds.png"}
+    assert pngs(out34) == {"loss.png", "l2_vs_l1.png", "l1_over_seeds.png"}
 
 
 def test_34_squared_loss_errors_match_the_references_decay(out34):
-    m = _metrics(out34)
+    m = read_metrics(out34)
     assert len(m["w_error"]) == 2 and len(m["train_loss"]) == 3
     assert m["val_loss"][2] < m["val_loss"][1] < m["val_loss"][0]
     assert abs(m["b_error"]) < 0.35
@@ -118,7 +98,7 @@ def test_34_squared_loss_errors_match_the_references_decay(out34):
 
 
 def test_34_summed_l1_loss_reaches_the_references_accuracy(out34):
-    m = _metrics(out34)
+    m = read_metrics(out34)
     # The issue's target: with the reference's settings, L1 errors below 0.5 (the reference
     # printed w [0.108, -0.217], b 0.250).
     assert np.all(np.abs(m["l1_w_error"]) < 0.5), m["l1_w_error"]
@@ -128,7 +108,7 @@ def test_34_summed_l1_loss_reaches_the_references_accuracy(out34):
 
 
 def test_34_summed_l1_moves_b_in_multiples_of_the_learning_rate(out34):
-    m = _metrics(out34)
+    m = read_metrics(out34)
     # d/db sum |y_hat - y| is a sum of signs, a whole number: from b = 0, 4.2 - b_error is a
     # multiple of lr = 0.03. float32 rounding over 96 steps of |b| <= ~5 stays below 1e-4,
     # i.e. 0.003 steps; the reference's 0.2502 is 0.34 steps off.
@@ -140,7 +120,7 @@ def test_34_summed_l1_moves_b_in_multiples_of_the_learning_rate(out34):
 
 
 def test_34_sum_is_the_mean_with_the_learning_rate_times_the_batch_size(out34):
-    m = _metrics(out34)
+    m = read_metrics(out34)
     # Both steps are lr * (sum of signs * x): equal up to the rounding of 0.03 * 32 vs 0.96
     # in float32 (1 ulp of steps of size < 1).
     assert m["sum_step_minus_scaled_mean_step"] <= 4 * EPS32
@@ -151,13 +131,13 @@ def test_34_sum_is_the_mean_with_the_learning_rate_times_the_batch_size(out34):
 # --- 4.1 Softmax regression: softmax, cross-entropy, entropy, surprisal -----------------------
 
 def test_41_records_the_command_line(out41):
-    m = _metrics(out41)
+    m = read_metrics(out41)
     assert m["_run"]["seed"] == 2 and m["_run"]["quick"] is True and m["num_pairs"] == 64
-    assert _pngs(out41) == {"surprisal.png"}
+    assert pngs(out41) == {"surprisal.png"}
 
 
 def test_41_softmax(out41):
-    m = _metrics(out41)
+    m = read_metrics(out41)
     expected = np.exp([1.0, 2, 3]) / np.exp([1.0, 2, 3]).sum()
     np.testing.assert_allclose(m["softmax_example"], expected, rtol=4 * EPS32)
     np.testing.assert_allclose(m["softmax_shifted"], expected, rtol=4 * EPS32)
@@ -165,7 +145,7 @@ def test_41_softmax(out41):
 
 
 def test_41_the_references_cross_entropy_example(out41):
-    m = _metrics(out41)
+    m = read_metrics(out41)
     np.testing.assert_allclose(m["book_example_picked"], [0.1, 0.5], rtol=EPS32)
     assert m["book_example_cross_entropy"] == pytest.approx(1.4979, abs=1e-4)  # reference
     assert m["book_example_cross_entropy"] == pytest.approx(
@@ -182,7 +162,7 @@ def test_41_the_references_cross_entropy_example(out41):
 
 
 def test_41_entropy_and_the_cross_entropy_identity(out41):
-    m = _metrics(out41)
+    m = read_metrics(out41)
     assert m["entropy_uniform_10"] == pytest.approx(math.log(10), rel=4 * EPS32)
     # 3 float32 sums of 10 terms each below ~10 in size: well under 1e-5.
     assert m["cross_entropy_identity_max_gap"] < 1e-5

@@ -6,18 +6,20 @@ accuracy of 4.4); 4.2 had none there. Sections on Fashion-MNIST skip without the
 
 from __future__ import annotations
 
-import json
 import math
-import os
-import subprocess
-import sys
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pytest
+from section_runs import (
+    SectionRun,
+    assert_pngs,
+    have_fashion_mnist,
+    needs_data,
+    read_metrics,
+    run_section,
+)
 
-from experiments import runner as experiments_runner
 from jaxhw.data import fashion_mnist as fm
 
 BOOK_FIRST_VAL_TITLES = ["ankle boot", "pullover", "trouser", "trouser", "shirt", "trouser",
@@ -25,69 +27,42 @@ BOOK_FIRST_VAL_TITLES = ["ankle boot", "pullover", "trouser", "trouser", "shirt"
 EPS32 = float(np.finfo(np.float32).eps)
 
 
-def _have_data() -> bool:
-    if all(fm.is_cached(split) for split in fm.SPLITS):
-        return True
-    try:
-        fm.locate_source()
-    except fm.FashionMNISTDataError:
-        return False
-    return True
-
-
-needs_data = pytest.mark.skipif(not _have_data(),
-                                reason="FashionMNIST not installed: " + fm.HOW_TO_GET)
-
-
-def _run_script(sid: str, out: Path, *args: str, data_dir: Path | None = None) -> dict[str, Any]:
-    """Run a section's script in a fresh Python (cwd elsewhere); its metrics.json."""
-    env = {**os.environ, "MPLBACKEND": "Agg"}
-    if data_dir is not None:
-        env["TFDS_DATA_DIR"] = str(data_dir)
-    cwd = out.parent / "cwd"
-    cwd.mkdir(exist_ok=True)
-    subprocess.run([sys.executable, str(experiments_runner.discover()[sid].path), "--out",
-                    str(out), *args], check=True, cwd=cwd, env=env, timeout=600)
-    assert not list(cwd.iterdir()), "the script wrote outside --out"
-    return json.loads((out / "metrics.json").read_text())
-
-
-def _assert_pngs(out: Path, *names: str) -> None:
-    for name in names:
-        path = out / name
-        assert path.is_file() and path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", path
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory, request):
+    """The three sections, started together (the FashionMNIST ones when the data is there)."""
+    base = tmp_path_factory.mktemp("ch4")
+    started = {"4.3": SectionRun("4.3", base / "s43" / "out", "--quick")}
+    if have_fashion_mnist():
+        data_dir = request.getfixturevalue("real_data_dir")
+        for sid in ("4.2", "4.4"):
+            started[sid] = SectionRun(sid, base / f"s{sid.replace('.', '')}" / "out", "--quick",
+                                      data_dir=data_dir)
+    yield started
+    for run in started.values():
+        run.stop()
 
 
 @pytest.fixture(scope="module")
-def out42(tmp_path_factory, real_data_dir) -> Path:
-    out = tmp_path_factory.mktemp("s42") / "out"
-    _run_script("4.2", out, "--quick", data_dir=real_data_dir)
-    return out
+def out42(runs) -> Path:
+    runs["4.2"].metrics()
+    return runs["4.2"].out
 
 
 @pytest.fixture(scope="module")
-def out43(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("s43") / "out"
-    _run_script("4.3", out, "--quick")
-    return out
+def out43(runs) -> Path:
+    runs["4.3"].metrics()
+    return runs["4.3"].out
 
 
 @pytest.fixture(scope="module")
-def out44(tmp_path_factory, real_data_dir) -> Path:
-    out = tmp_path_factory.mktemp("s44") / "out"
-    _run_script("4.4", out, "--quick", data_dir=real_data_dir)
-    return out
+def out44(runs) -> Path:
+    runs["4.4"].metrics()
+    return runs["4.4"].out
 
-
-def _metrics(out: Path) -> dict[str, Any]:
-    return json.loads((out / "metrics.json").read_text())
-
-
-# --- 4.2 The image classification dataset ----------------------------------------------------
 
 @needs_data
 def test_42_sizes_shapes_and_dtypes(out42):
-    m = _metrics(out42)
+    m = read_metrics(out42)
     assert m["_run"]["quick"] is True
     assert (m["num_train"], m["num_val"]) == (60000, 10000)  # reference: (60000, 10000)
     assert m["image_shape"] == [32, 32, 1] and m["image_dtype"] == "uint8"  # ref: [1, 32, 32]
@@ -100,33 +75,33 @@ def test_42_sizes_shapes_and_dtypes(out42):
 
 @needs_data
 def test_42_quick_times_20_source_batches_and_extrapolates(out42):
-    m = _metrics(out42)
+    m = read_metrics(out42)
     assert m["tfds_batches_timed"] == 20 and m["tfds_pass_extrapolated"] is True
     assert all(m[k] > 0 for k in ("tfds_pass_s", "device_pass_s", "device_shuffle_s", "load_s"))
 
 
 @needs_data
 def test_42_first_validation_images_are_the_books(out42):
-    m = _metrics(out42)
+    m = read_metrics(out42)
     assert m["val_first_labels"] == [9, 2, 1, 1, 6, 1, 4, 6]
     assert m["val_titles"] == BOOK_FIRST_VAL_TITLES
-    _assert_pngs(out42, "val_images.png")
+    assert_pngs(out42, ["val_images.png"])
 
 
 # --- 4.3 The base classification model -------------------------------------------------------
 
 def test_43_accuracy_example_and_chance(out43):
-    m = _metrics(out43)
+    m = read_metrics(out43)
     assert m["accuracy_book_example"] == 0.5
     assert m["chance_acc"] == pytest.approx(1 / 3) and m["chance_loss"] == pytest.approx(
         math.log(3))
     assert sum(m["val_class_counts"]) == m["num_val"] == 512 and m["epochs"] == 4
-    _assert_pngs(out43, "rings.png", "softmax_regression.png", "concise_MLP.png",
-                 "decision_regions.png")
+    assert_pngs(out43, ["rings.png", "softmax_regression.png", "concise_MLP.png",
+                 "decision_regions.png"])
 
 
 def test_43_rings_separate_the_mlp_from_softmax_regression(out43):
-    m = _metrics(out43)
+    m = read_metrics(out43)
     assert m["mlp_val_acc"] > 0.8 and len(m["mlp_val_loss"]) == 4  # the MLP separates rings...
     assert m["softmax_regression_val_acc"] < 0.5  # ...a linear model cannot
     # Its best, by the loss, is W = 0: every class gets 1/3, loss ln 3. The val class
@@ -140,7 +115,7 @@ def test_43_rings_separate_the_mlp_from_softmax_regression(out43):
 
 @needs_data
 def test_44_printed_values(out44):
-    m = _metrics(out44)
+    m = read_metrics(out44)
     assert m["sum_axis0_keepdims"] == [[5.0, 7.0, 9.0]]  # small integers: exact in float32
     assert m["sum_axis1_keepdims"] == [[6.0], [15.0]]
     rows = np.asarray(m["softmax_random_rows"])
@@ -157,7 +132,7 @@ def test_44_printed_values(out44):
 
 @needs_data
 def test_44_quick_training_and_predictions(out44):
-    m = _metrics(out44)
+    m = read_metrics(out44)
     # quick: 2 epochs on 10,000 examples (the book's 10 on 60,000 reach ~0.83)
     assert 0.6 < m["val_acc"] <= 1 and m["val_loss"] > 0 and m["epoch_seconds"] > 0
     assert len(m["train_loss"]) == len(m["val_acc_per_epoch"]) == 2
@@ -169,12 +144,12 @@ def test_44_quick_training_and_predictions(out44):
         true, pred = title.split("\n")
         assert true.startswith("true: ") and pred.startswith("pred: ")
         assert true[6:] != pred[6:] and {true[6:], pred[6:]} <= set(fm.TEXT_LABELS)
-    _assert_pngs(out44, "training.png", "misclassified.png")
+    assert_pngs(out44, ["training.png", "misclassified.png"])
 
 
 @needs_data
 def test_44_book_softmax_overflows_stable_one_does_not(out44):
-    demo = _metrics(out44)["overflow_demo"]
+    demo = read_metrics(out44)["overflow_demo"]
     assert demo["book_softmax"][:2] == ["nan", "nan"] and demo["softmax"] == [0, 1, 0]
     assert demo["book_cross_entropy"] == "nan"
     assert demo["cross_entropy"] == pytest.approx(900.0)
@@ -183,7 +158,7 @@ def test_44_book_softmax_overflows_stable_one_does_not(out44):
 @needs_data
 @pytest.mark.slow
 def test_44_full_run_reaches_book_accuracy(tmp_path, real_data_dir):
-    m = _run_script("4.4", tmp_path / "out", data_dir=real_data_dir)
+    m = run_section("4.4", tmp_path / "out", data_dir=real_data_dir)
     assert m["_run"]["quick"] is False and len(m["val_acc_per_epoch"]) == 10
     assert m["val_acc"] >= 0.82
     assert m["val_loss"] < 0.55

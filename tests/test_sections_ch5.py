@@ -11,97 +11,59 @@ test_sweep_section_quick_through_the_runner.
 
 from __future__ import annotations
 
-import json
 import math
-import os
-import subprocess
-import sys
 from pathlib import Path
-from typing import Any
 
 import jax
 import numpy as np
 import pytest
+from section_runs import SectionRun, have_fashion_mnist, needs_data, pngs, read_metrics, run_section
 
-from experiments import runner as experiments_runner
 from jaxhw import checkpoint
-from jaxhw.data import fashion_mnist as fm
 
 U32 = 2.0**-24  # float32's unit roundoff
 
 
-def _have_data() -> bool:
-    if all(fm.is_cached(split) for split in fm.SPLITS):
-        return True
-    try:
-        fm.locate_source()
-    except fm.FashionMNISTDataError:
-        return False
-    return True
-
-
-needs_data = pytest.mark.skipif(not _have_data(),
-                                reason="FashionMNIST not installed: " + fm.HOW_TO_GET)
-
-
-class _Script:
-    """A section's script running in a fresh Python, cwd elsewhere, output in `out`."""
-
-    def __init__(self, sid: str, out: Path, *args: str, data_dir: Path | None = None) -> None:
-        env = {**os.environ, "MPLBACKEND": "Agg"}
-        if data_dir is not None:
-            env["TFDS_DATA_DIR"] = str(data_dir)
-        self.out, self.cwd = out, out.parent / "cwd"
-        self.cwd.mkdir(parents=True, exist_ok=True)
-        self.proc = subprocess.Popen([sys.executable, str(experiments_runner.discover()[sid].path),
-                                      "--out", str(out), *args], cwd=self.cwd, env=env)
-
-    def metrics(self) -> dict[str, Any]:
-        """Wait for the script to succeed; its metrics.json."""
-        assert self.proc.wait(timeout=900) == 0, f"{self.proc.args} failed"
-        assert not list(self.cwd.iterdir()), "the script wrote outside --out"
-        return json.loads((self.out / "metrics.json").read_text())
-
-
-def _run_script(sid: str, out: Path, *args: str, data_dir: Path | None = None) -> dict[str, Any]:
-    """Run a section's script to its end; its metrics.json."""
-    return _Script(sid, out, *args, data_dir=data_dir).metrics()
-
-
-def _assert_pngs(out: Path, names: list[str]) -> None:
-    assert sorted(p.name for p in out.glob("*.png")) == sorted(names)
-    for name in names:
-        assert (out / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", name
+def assert_exact_pngs(out: Path, names: list[str]) -> None:
+    assert pngs(out) == set(names)
 
 
 @pytest.fixture(scope="module")
-def out51(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("s51") / "out"
-    _run_script("5.1", out, "--quick")
-    return out
+def runs(tmp_path_factory, request):
+    """The four sections, started together (5.2 and the sweep when FashionMNIST is there)."""
+    base = tmp_path_factory.mktemp("ch5")
+    started = {"5.1": SectionRun("5.1", base / "s51" / "out", "--quick"),
+               "5.3": SectionRun("5.3", base / "s53" / "out", "--quick", "--seed", "3")}
+    if have_fashion_mnist():
+        data_dir = request.getfixturevalue("real_data_dir")
+        started["5.2"] = SectionRun("5.2", base / "s52" / "out", "--quick", data_dir=data_dir)
+        started["sweep"] = SectionRun("sweep", base / "sweep" / "out", "--quick",
+                                      "--checkpoint-dir", str(base / "sweep" / "ckpt"),
+                                      data_dir=data_dir)
+    yield started
+    for run in started.values():
+        run.stop()
+
+
+def _finished(run: SectionRun) -> Path:
+    run.metrics()
+    return run.out
 
 
 @pytest.fixture(scope="module")
-def out53(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("s53") / "out"
-    _run_script("5.3", out, "--quick", "--seed", "3")
-    return out
+def out51(runs) -> Path:
+    return _finished(runs["5.1"])
 
 
 @pytest.fixture(scope="module")
-def fashion_runs(tmp_path_factory, real_data_dir) -> dict[str, Path]:
-    """5.2 and the sweep, quick, side by side: each compiles on one core most of its time."""
-    base = tmp_path_factory.mktemp("fashion")
-    scripts = [_Script("5.2", base / "s52" / "out", "--quick", data_dir=real_data_dir),
-               _Script("sweep", base / "sweep" / "out", "--quick", "--checkpoint-dir",
-                       str(base / "sweep" / "ckpt"), data_dir=real_data_dir)]
-    try:
-        for script in scripts:
-            script.metrics()
-    finally:
-        for script in scripts:
-            script.proc.kill()  # only if still running (after a failure): no stray process
-    return {"5.2": scripts[0].out, "sweep": scripts[1].out, "sweep_ckpt": base / "sweep" / "ckpt"}
+def out53(runs) -> Path:
+    return _finished(runs["5.3"])
+
+
+@pytest.fixture(scope="module")
+def fashion_runs(runs) -> dict[str, Path]:
+    return {"5.2": _finished(runs["5.2"]), "sweep": _finished(runs["sweep"]),
+            "sweep_ckpt": runs["sweep"].out.parent / "ckpt"}
 
 
 @pytest.fixture(scope="module")
@@ -114,23 +76,20 @@ def sweep_run(fashion_runs) -> tuple[Path, Path]:
     return fashion_runs["sweep"], fashion_runs["sweep_ckpt"]
 
 
-def _metrics(out: Path) -> dict[str, Any]:
-    return json.loads((out / "metrics.json").read_text())
-
-
 # --- 5.1 Activation functions ----------------------------------------------------------------
 
 ACTIVATIONS = ("relu", "sigmoid", "tanh", "swish", "prelu")
 
 
 def test_51_figures_as_the_reference_and_beyond(out51):
-    _assert_pngs(out51, [f"{name}{kind}.png" for name in ACTIVATIONS for kind in ("", "_grad")])
-    m = _metrics(out51)
+    assert_exact_pngs(out51, [f"{name}{kind}.png" for name in ACTIVATIONS
+                              for kind in ("", "_grad")])
+    m = read_metrics(out51)
     assert m["_run"]["quick"] is True and m["x_shape"] == [160] and m["alpha"] == 0.2
 
 
 def test_51_autodiff_equals_the_closed_forms(out51):
-    m = _metrics(out51)
+    m = read_metrics(out51)
     assert set(m["max_grad_error"]) == set(ACTIVATIONS)
     # Derivatives of at most ~1.1 in float32, by two routes of a handful of operations each: a
     # few units of float32's epsilon (1.2e-7) apart at most.
@@ -138,23 +97,23 @@ def test_51_autodiff_equals_the_closed_forms(out51):
 
 
 def test_51_derivatives_at_zero_are_the_books(out51):
-    assert _metrics(out51)["grad_at_0"] == pytest.approx(
+    assert read_metrics(out51)["grad_at_0"] == pytest.approx(
         {"relu": 0.0, "sigmoid": 0.25, "tanh": 1.0, "swish": 0.5, "prelu": 0.2}, rel=1e-7)
 
 
 # --- 5.3 Forward and backward propagation ----------------------------------------------------
 
 def test_53_forward_starts_near_log_q(out53):
-    m = _metrics(out53)
+    m = read_metrics(out53)
     assert m["_run"]["seed"] == 3 and m["sizes"] == {"n": 16, "d": 8, "h": 6, "q": 3}
     # N(0, 0.01^2) weights: logits of order 1e-3, so P is uniform to ~1e-3 and the penalty
     # ~1e-5; J = log 3 up to that.
     assert m["J"] == pytest.approx(math.log(3), abs=1e-2)
-    _assert_pngs(out53, ["hand_vs_jax_grad.png"])
+    assert_exact_pngs(out53, ["hand_vs_jax_grad.png"])
 
 
 def test_53_hand_gradients_equal_jax_grad_within_rounding(out53):
-    m = _metrics(out53)
+    m = read_metrics(out53)
     # The section reports max |hand - jax.grad| / (2 * rounding_bound): two correct float32
     # computations are within twice the worst-case bound of each other (tests/test_backprop.py
     # checks the bound itself).
@@ -164,7 +123,7 @@ def test_53_hand_gradients_equal_jax_grad_within_rounding(out53):
 
 
 def test_53_finite_differences_in_float64(out53):
-    m = _metrics(out53)
+    m = read_metrics(out53)
     # float64 central differences with eps = 1e-6: truncation eps^2 |J'''| / 6 plus rounding
     # 1.1e-16 |J| / eps, ~1e-10 against a directional derivative of ~1e-2; a wrong formula is
     # off by the derivative's own size.
@@ -173,7 +132,7 @@ def test_53_finite_differences_in_float64(out53):
 
 
 def test_53_residuals_hand_keeps_less_than_jax(out53):
-    m = _metrics(out53)
+    m = read_metrics(out53)
     assert sorted(line.split()[0] for line in m["hand_residuals"]) == sorted(
         ["f32[16,8]", "i32[16]", "f32[6,8]", "f32[3,6]", "f32[16,6]", "f32[16,3]"])
     assert any("tanh" in line for line in m["hand_residuals"])
@@ -187,9 +146,9 @@ def test_53_residuals_hand_keeps_less_than_jax(out53):
 
 @needs_data
 def test_52_quick_trains_all_three_mlps(out52):
-    m = _metrics(out52)
+    m = read_metrics(out52)
     assert (m["epochs"], m["num_train"], m["num_val"]) == (2, 10000, 2000)
-    _assert_pngs(out52, ["scratch.png", "concise.png", "deeper.png"])
+    assert_exact_pngs(out52, ["scratch.png", "concise.png", "deeper.png"])
     assert set(m["epoch_seconds"]) == {"scratch", "concise", "deeper"}
     assert all(s > 0 for s in m["epoch_seconds"].values())
     # quick: the N(0, 0.01) scratch MLP starts slower than Flax's LeCun-normal init
@@ -203,7 +162,7 @@ def test_52_quick_trains_all_three_mlps(out52):
 @needs_data
 @pytest.mark.slow
 def test_52_mlps_reach_book_accuracy(tmp_path, real_data_dir):
-    m = _run_script("5.2", tmp_path / "out", "--no-deeper", data_dir=real_data_dir)
+    m = run_section("5.2", tmp_path / "out", "--no-deeper", data_dir=real_data_dir)
     assert m["epochs"] == 10 and m["num_train"] == 60000
     assert m["scratch_val_acc"] >= 0.84
     assert m["concise_val_acc"] >= 0.84
@@ -214,7 +173,7 @@ def test_52_mlps_reach_book_accuracy(tmp_path, real_data_dir):
 @needs_data
 def test_sweep_rate_grid_in_one_call_equals_the_lone_fit(sweep_run):
     out, _ = sweep_run
-    m = _metrics(out)
+    m = read_metrics(out)
     lrs = [0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0]
     assert m["lrs"] == lrs and len(m["val_acc"]) == len(m["val_loss"]) == len(lrs)
     # The stacked model at lr 0.1 and the lone fit do the same SGD steps; only the float32
@@ -229,13 +188,13 @@ def test_sweep_rate_grid_in_one_call_equals_the_lone_fit(sweep_run):
     assert m["val_acc"][0] < m["val_acc"][i]
     assert m["sweep_seconds"] > 0 and m["single_seconds"] > 0
     assert m["_run"]["seed"] == 0 and m["_run"]["jax_version"] == jax.__version__
-    _assert_pngs(out, ["lr_sweep.png", "mlp_seeds.png"])
+    assert_exact_pngs(out, ["lr_sweep.png", "mlp_seeds.png"])
 
 
 @needs_data
 def test_sweep_mlp_seeds_and_their_checkpoints(sweep_run):
     out, ckpt = sweep_run
-    m = _metrics(out)
+    m = read_metrics(out)
     assert m["num_seeds"] == 8 and len(m["mlp_final_val_acc"]) == 8
     assert len(m["mlp_val_acc_mean"]) == len(m["mlp_val_acc_std"]) == 2  # quick: 2 epochs
     final = np.asarray(m["mlp_final_val_acc"])

@@ -6,28 +6,11 @@ checks that a script honours its own command line.
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
-
-from experiments import runner as experiments_runner
-
-
-def _run_script(sid: str, out: Path, *args: str) -> dict[str, Any]:
-    """Run a section's script in a fresh Python (cwd elsewhere); its metrics.json."""
-    env = {**os.environ, "MPLBACKEND": "Agg"}
-    cwd = out.parent / "cwd"
-    cwd.mkdir(exist_ok=True)
-    subprocess.run([sys.executable, str(experiments_runner.discover()[sid].path), "--out",
-                    str(out), *args], check=True, cwd=cwd, env=env, timeout=600)
-    assert not list(cwd.iterdir()), "the script wrote outside --out"
-    return json.loads((out / "metrics.json").read_text())
+from section_runs import SectionRun
 
 
 def _close(actual: Any, expected: Any) -> None:
@@ -36,13 +19,23 @@ def _close(actual: Any, expected: Any) -> None:
 
 
 @pytest.fixture(scope="module")
-def m23(tmp_path_factory) -> dict[str, Any]:
-    return _run_script("2.3", tmp_path_factory.mktemp("s23") / "out", "--seed", "4")
+def runs(tmp_path_factory):
+    """Both sections, started together."""
+    started = {"2.3": SectionRun("2.3", tmp_path_factory.mktemp("s23") / "out", "--seed", "4"),
+               "3.1": SectionRun("3.1", tmp_path_factory.mktemp("s31") / "out", "--quick")}
+    yield started
+    for run in started.values():
+        run.stop()
 
 
 @pytest.fixture(scope="module")
-def m31(tmp_path_factory) -> dict[str, Any]:
-    return _run_script("3.1", tmp_path_factory.mktemp("s31") / "out", "--quick")
+def m23(runs) -> dict[str, Any]:
+    return runs["2.3"].metrics()
+
+
+@pytest.fixture(scope="module")
+def m31(runs) -> dict[str, Any]:
+    return runs["3.1"].metrics()
 
 
 # --- 2.3 Linear algebra ----------------------------------------------------------------------
