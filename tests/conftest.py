@@ -1,15 +1,36 @@
-"""Shared fixtures: a tiny FashionMNIST IDX set, temporary TFDS data dirs, the real data."""
+"""Shared fixtures: a tiny FashionMNIST IDX set, temporary TFDS data dirs, the real data.
+
+The test run keeps XLA's compiled programs in one fresh folder that every test process shares
+(pytest's workers and the scripts tests start inherit the variables): the same program, traced
+again by another test or process, is compiled once per run. Set JAX_COMPILATION_CACHE_DIR
+yourself to use another folder.
+"""
 
 from __future__ import annotations
 
 import gzip
+import os
+import shutil
 import struct
+import tempfile
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from jaxhw.data import fashion_mnist as fm
+
+_OWN_XLA_CACHE = None
+if "JAX_COMPILATION_CACHE_DIR" not in os.environ:  # set before any test imports jax
+    _OWN_XLA_CACHE = tempfile.mkdtemp(prefix="jaxhw-test-xla-")
+    os.environ["JAX_COMPILATION_CACHE_DIR"] = _OWN_XLA_CACHE
+    os.environ["JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS"] = "0"
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """The run's compile cache goes with the process that made it (pytest's main process)."""
+    if _OWN_XLA_CACHE is not None:
+        shutil.rmtree(_OWN_XLA_CACHE, ignore_errors=True)
 
 TINY_SIZES = {"train": 64, "test": 16}
 
