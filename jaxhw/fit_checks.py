@@ -184,9 +184,11 @@ class LossWatch:
     """Looks at the training loss after each epoch: warns once per model when it diverges, says
     when to stop, and reports bad labels when a loss turns non-finite."""
 
-    def __init__(self, loss: Any, params: Any, train: Any, rates: np.ndarray | None,
-                 on_divergence: str, stacked: bool) -> None:
-        self.loss, self.train, self.rates, self.mode = loss, train, rates, on_divergence
+    def __init__(self, loss: Any, params: Any, train: Any,
+                 optimizer: optax.GradientTransformation, opt_state: Any, on_divergence: str,
+                 stacked: bool) -> None:
+        self.loss, self.train, self.mode = loss, train, on_divergence
+        self.optimizer, self.opt_state = optimizer, opt_state  # for the rates, if ever warned
         self.start = jax.tree.map(lambda a: a[0], params) if stacked else params  # model 0
         self.warned: np.ndarray | None = None
 
@@ -199,7 +201,8 @@ class LossWatch:
             check_labels(self.loss, self.start, self.train)
         now = diverged(history)
         if np.any(now & ~self.warned):
-            warnings.warn(divergence_message(index + 1, history, now & ~self.warned, self.rates),
+            rates = learning_rates(self.optimizer, self.opt_state)
+            warnings.warn(divergence_message(index + 1, history, now & ~self.warned, rates),
                           RuntimeWarning, stacklevel=3)
         self.warned = now
         # With "warn", training goes on while some model's loss is finite.

@@ -251,10 +251,10 @@ def fit(loss: LossFn, params: Params, optimizer: optax.GradientTransformation,
     if stacked:
         static["key_per_model"] = bool(key.ndim)
     run_epoch = compiled_stacked_epoch if stacked else compiled_epoch
-    rates = checks.learning_rates(optimizer, opt_state)
-    config = (None if checkpoint_dir is None else
-              run_config(loss, optimizer, metrics, batch_size, n, params, stacked, rates))
-    watch = checks.LossWatch(loss, params, train, rates, on_divergence, stacked)
+    config = (None if checkpoint_dir is None else run_config(
+        loss, optimizer, metrics, batch_size, n, params, stacked,
+        checks.learning_rates(optimizer, opt_state)))
+    watch = checks.LossWatch(loss, params, train, optimizer, opt_state, on_divergence, stacked)
     with checkpoint.lock(checkpoint_dir):  # one run writes a checkpoint folder at a time
         first_epoch, params, opt_state, history = checkpoint.start_state(
             checkpoint_dir, resume, epochs, params=params, opt_state=opt_state, key=key,

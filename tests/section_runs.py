@@ -11,7 +11,7 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -57,11 +57,25 @@ class SectionRun:
         assert not list(self.cwd.iterdir()), "the script wrote outside --out"
         return json.loads((self.out / "metrics.json").read_text())
 
+    def finished(self) -> Path:
+        """Wait for the script to succeed (see `metrics`); its output folder."""
+        self.metrics()
+        return self.out
+
     def stop(self) -> None:
         """Kill the script if it still runs (a failed test must leave no stray process)."""
         if self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait()
+
+
+def running(started: dict[str, SectionRun]) -> Iterator[dict[str, SectionRun]]:
+    """A fixture's body: yield the started runs, then stop any that still run."""
+    try:
+        yield started
+    finally:
+        for run in started.values():
+            run.stop()
 
 
 def run_section(sid: str, out: Path, *args: str, data_dir: Path | None = None) -> dict[str, Any]:

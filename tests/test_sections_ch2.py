@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from section_runs import SectionRun
+from section_runs import SectionRun, running
 
 from experiments import runner as experiments_runner
 
@@ -36,9 +36,7 @@ def runs(out):
     started = {"2.1": SectionRun("2.1", out / "2.1" / "out", "--quick", "--seed", "3"),
                "2.2": SectionRun("2.2", out / "2.2" / "out", "--quick"),
                "2.5": SectionRun("2.5", out / "2.5" / "out", "--quick")}
-    yield started
-    for run in started.values():
-        run.stop()
+    yield from running(started)
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from section_runs import SectionRun, pngs, read_metrics
+from section_runs import SectionRun, pngs, read_metrics, running
 
 EPS32 = float(np.finfo(np.float32).eps)
 
@@ -24,27 +24,22 @@ def runs(tmp_path_factory):
     started = {"3.2": SectionRun("3.2", base / "s32" / "out", "--quick"),
                "3.4": SectionRun("3.4", base / "s34" / "out", "--quick"),
                "4.1": SectionRun("4.1", base / "s41" / "out", "--quick", "--seed", "2")}
-    yield started
-    for run in started.values():
-        run.stop()
+    yield from running(started)
 
 
 @pytest.fixture(scope="module")
 def out32(runs) -> Path:
-    runs["3.2"].metrics()
-    return runs["3.2"].out
+    return runs["3.2"].finished()
 
 
 @pytest.fixture(scope="module")
 def out34(runs) -> Path:
-    runs["3.4"].metrics()
-    return runs["3.4"].out
+    return runs["3.4"].finished()
 
 
 @pytest.fixture(scope="module")
 def out41(runs) -> Path:
-    runs["4.1"].metrics()
-    return runs["4.1"].out
+    return runs["4.1"].finished()
 
 
 # --- 3.2 Object-oriented design --------------------------------------------------------------

@@ -18,6 +18,7 @@ from section_runs import (
     needs_data,
     read_metrics,
     run_section,
+    running,
 )
 
 from jaxhw.data import fashion_mnist as fm
@@ -37,27 +38,22 @@ def runs(tmp_path_factory, request):
         for sid in ("4.2", "4.4"):
             started[sid] = SectionRun(sid, base / f"s{sid.replace('.', '')}" / "out", "--quick",
                                       data_dir=data_dir)
-    yield started
-    for run in started.values():
-        run.stop()
+    yield from running(started)
 
 
 @pytest.fixture(scope="module")
 def out42(runs) -> Path:
-    runs["4.2"].metrics()
-    return runs["4.2"].out
+    return runs["4.2"].finished()
 
 
 @pytest.fixture(scope="module")
 def out43(runs) -> Path:
-    runs["4.3"].metrics()
-    return runs["4.3"].out
+    return runs["4.3"].finished()
 
 
 @pytest.fixture(scope="module")
 def out44(runs) -> Path:
-    runs["4.4"].metrics()
-    return runs["4.4"].out
+    return runs["4.4"].finished()
 
 
 @needs_data

@@ -17,7 +17,15 @@ from pathlib import Path
 import jax
 import numpy as np
 import pytest
-from section_runs import SectionRun, have_fashion_mnist, needs_data, pngs, read_metrics, run_section
+from section_runs import (
+    SectionRun,
+    have_fashion_mnist,
+    needs_data,
+    pngs,
+    read_metrics,
+    run_section,
+    running,
+)
 
 from jaxhw import checkpoint
 
@@ -40,29 +48,22 @@ def runs(tmp_path_factory, request):
         started["sweep"] = SectionRun("sweep", base / "sweep" / "out", "--quick",
                                       "--checkpoint-dir", str(base / "sweep" / "ckpt"),
                                       data_dir=data_dir)
-    yield started
-    for run in started.values():
-        run.stop()
-
-
-def _finished(run: SectionRun) -> Path:
-    run.metrics()
-    return run.out
+    yield from running(started)
 
 
 @pytest.fixture(scope="module")
 def out51(runs) -> Path:
-    return _finished(runs["5.1"])
+    return runs["5.1"].finished()
 
 
 @pytest.fixture(scope="module")
 def out53(runs) -> Path:
-    return _finished(runs["5.3"])
+    return runs["5.3"].finished()
 
 
 @pytest.fixture(scope="module")
 def fashion_runs(runs) -> dict[str, Path]:
-    return {"5.2": _finished(runs["5.2"]), "sweep": _finished(runs["sweep"]),
+    return {"5.2": runs["5.2"].finished(), "sweep": runs["sweep"].finished(),
             "sweep_ckpt": runs["sweep"].out.parent / "ckpt"}
 
 

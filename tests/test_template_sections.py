@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from section_runs import SectionRun
+from section_runs import SectionRun, running
 
 
 def _close(actual: Any, expected: Any) -> None:
@@ -23,9 +23,7 @@ def runs(tmp_path_factory):
     """Both sections, started together."""
     started = {"2.3": SectionRun("2.3", tmp_path_factory.mktemp("s23") / "out", "--seed", "4"),
                "3.1": SectionRun("3.1", tmp_path_factory.mktemp("s31") / "out", "--quick")}
-    yield started
-    for run in started.values():
-        run.stop()
+    yield from running(started)
 
 
 @pytest.fixture(scope="module")
