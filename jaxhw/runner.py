@@ -28,11 +28,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from jaxhw import compile_cache, notebook
+from jaxhw import compile_cache, math_html, notebook
 from jaxhw.files import write_atomic
 
-# s<chapter>_<section>_<topic>.py is book section <chapter>.<section>; sx_<topic>.py goes beyond
-# the book and its id is <topic>.
+# s<chapter>_<section>_<topic>.py is book section <chapter>.<section>;
+# s<chapter>_<section>_exercises.py answers that section's exercises, id
+# <chapter>.<section>-exercises; sx_<topic>.py goes beyond the book and its id is <topic>.
+_EXERCISES_FILE = re.compile(r"^s(\d+)_(\d+)_exercises$")
+EXERCISES = "-exercises"  # the suffix of an exercises notebook's id
 _BOOK_FILE = re.compile(r"^s(\d+)_(\d+)_\w+$")
 _EXTRA_FILE = re.compile(r"^sx_(\w+)$")
 _HEADING = re.compile(r"^# # (.+)$", re.MULTILINE)  # a markdown H1 in Jupytext's percent format
@@ -62,8 +65,11 @@ class Section:
 
 
 def section_id(path: str | Path) -> str | None:
-    """"2.3" for s2_3_linear_algebra.py, "sweep" for sx_sweep.py, None for any other file."""
+    """"2.3" for s2_3_linear_algebra.py, "2.3-exercises" for s2_3_exercises.py, "sweep" for
+    sx_sweep.py, None for any other file."""
     stem = Path(path).stem
+    if match := _EXERCISES_FILE.match(stem):
+        return f"{match[1]}.{match[2]}{EXERCISES}"
     if match := _BOOK_FILE.match(stem):
         return f"{match[1]}.{match[2]}"
     if match := _EXTRA_FILE.match(stem):
@@ -73,12 +79,20 @@ def section_id(path: str | Path) -> str | None:
 
 def _title(text: str, sid: str) -> str:
     if match := _HEADING.search(text):
-        return match[1].strip().removeprefix(sid).strip()
+        return match[1].strip().removeprefix(sid.removesuffix(EXERCISES)).strip()
     return sid
 
 
+def book_section(sid: str) -> str:
+    """The section an id belongs to: "2.3" for "2.3" and for "2.3-exercises"."""
+    return sid.removesuffix(EXERCISES)
+
+
 def _section_key(sid: str) -> tuple:
-    return tuple(int(p) if p.isdigit() else math.inf for p in sid.split(".")), sid
+    """Book order; a section's exercises right after it; sections beyond the book last."""
+    base = book_section(sid)
+    return (tuple(int(p) if p.isdigit() else math.inf for p in base.split(".")),
+            sid.endswith(EXERCISES), sid)
 
 
 def discover(folder: str | Path) -> dict[str, Section]:
@@ -177,7 +191,8 @@ def execute(nb, cwd: Path, timeout: float | None = DEFAULT_TIMEOUT) -> None:
 
 
 def render_html(nb, title: str, banner: str) -> str:
-    """The notebook as one offline HTML page (nbconvert's lab look), `banner` on top."""
+    """The notebook as one offline HTML page (nbconvert's lab look), `banner` on top; TeX in
+    markdown cells becomes MathML."""
     import jinja2
     import nbformat
     from nbconvert import HTMLExporter
@@ -187,7 +202,7 @@ def render_html(nb, title: str, banner: str) -> str:
     exporter = HTMLExporter(extra_loaders=[jinja2.DictLoader({"page.j2": _OFFLINE_TEMPLATE})],
                             template_file="page.j2")
     body, _ = exporter.from_notebook_node(page, resources={"metadata": {"name": title}})
-    return body
+    return math_html.mathml(body)  # formulas as MathML: the page loads no MathJax
 
 
 def _clear(section_dir: Path, sid: str) -> None:
@@ -251,21 +266,24 @@ def run_section(section: Section, out: Path, *, quick: bool, seed: int,
 
 
 def write_index(out: Path, sections: Mapping[str, Section] | None = None) -> Path:
-    """Write `out/index.html`: every section with its status, seed, mode and time of run.
+    """Write `out/index.html`: every section with its status, seed, mode and time of run, and
+    beside it its exercises notebook, if any, with the same.
 
-    Each row comes from that section's own run.json, so sections run at different times, with
-    different seeds or modes into one folder are each labelled with their own run.
+    Each entry comes from that notebook's own run.json, so sections run at different times,
+    with different seeds or modes into one folder are each labelled with their own run.
     """
     out = Path(out)
     records = {p.parent.name: json.loads(p.read_text()) for p in out.glob("*/run.json")}
     titles = {sid: s.title for sid, s in (sections or {}).items()}
+    known = set(titles) | set(records)
     rows = []
-    for sid in sorted(set(titles) | set(records), key=_section_key):
+    for sid in sorted({book_section(s) for s in known}, key=_section_key):
         record = records.get(sid)
-        title = html.escape(record["title"] if record else titles[sid])
+        exercises = _exercises_cell(f"{sid}{EXERCISES}", records, known)
+        title = html.escape(record["title"] if record else titles.get(sid, sid))
         if record is None:
             rows.append(f"<tr class=not-run><td>{html.escape(sid)}</td><td>{title}</td>"
-                        "<td>not run</td><td></td><td></td><td></td><td></td></tr>")
+                        f"<td>not run</td><td></td><td></td><td></td><td></td>{exercises}</tr>")
             continue
         target = record["html"] or "metrics.json"
         status = record["status"] + (f": {record['error']}" if record["error"] else "")
@@ -273,19 +291,36 @@ def write_index(out: Path, sections: Mapping[str, Section] | None = None) -> Pat
             f"<tr class={record['status']}><td><a href=\"{html.escape(sid)}/{target}\">"
             f"{html.escape(sid)}</a></td><td>{title}</td><td>{html.escape(status)}</td>"
             f"<td>{record['seed']}</td><td>{'quick' if record['quick'] else 'full'}</td>"
-            f"<td>{html.escape(record['started'])}</td><td>{record['seconds']:.1f} s</td></tr>")
+            f"<td>{html.escape(record['started'])}</td><td>{record['seconds']:.1f} s</td>"
+            f"{exercises}</tr>")
     page = (
         "<!doctype html><meta charset=utf-8><title>jaxhw sections</title>"
-        "<style>body{font-family:sans-serif;max-width:64em;margin:2em auto}"
+        "<style>body{font-family:sans-serif;max-width:72em;margin:2em auto}"
         "td,th{padding:.2em .8em;text-align:left;vertical-align:top}"
-        ".failed td{color:#b00}.not-run td{color:#888}</style>"
+        ".failed td,td.failed{color:#b00}.not-run td,td.not-run{color:#888}</style>"
         "<h1>jaxhw: d2l sections as executed notebooks</h1>"
-        "<p>Each row is labelled with the run that produced that section's files.</p>"
+        "<p>Each row is labelled with the run that produced that section's files; the last "
+        "column is the section's exercises notebook, with its own run.</p>"
         "<table><tr><th>section</th><th>title</th><th>status</th><th>seed</th><th>mode</th>"
-        f"<th>run at (UTC)</th><th>time</th></tr>{''.join(rows)}</table>\n")
+        f"<th>run at (UTC)</th><th>time</th><th>exercises</th></tr>{''.join(rows)}</table>\n")
     path = out / "index.html"
     path.write_text(page)
     return path
+
+
+def _exercises_cell(sid: str, records: Mapping[str, Any], known: set[str]) -> str:
+    """The index's exercises column for one section: a link with its run, "not run", or empty."""
+    if sid not in known:
+        return "<td></td>"
+    record = records.get(sid)
+    if record is None:
+        return "<td class=not-run>exercises: not run</td>"
+    target = record["html"] or "metrics.json"
+    status = record["status"] + (f": {record['error']}" if record["error"] else "")
+    mode = "quick" if record["quick"] else "full"
+    return (f"<td class={record['status']}><a href=\"{html.escape(sid)}/{target}\">exercises</a>"
+            f" · {html.escape(status)} · seed {record['seed']} · {mode} · "
+            f"{record['seconds']:.1f} s</td>")
 
 
 def _missing_notebook_tools() -> list[str]:
@@ -299,14 +334,15 @@ class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter,
 
 
 def _parser(prog: str, sections_dir: Path, known: Mapping[str, Section]) -> argparse.ArgumentParser:
-    listing = "\n".join(f"  {s.id:>6}  {s.title}" for s in known.values())
+    listing = "\n".join(f"  {s.id:>13}  {s.title}" for s in known.values())
     parser = argparse.ArgumentParser(
         prog=prog, formatter_class=_HelpFormatter,
         description="Execute d2l sections as notebooks into OUT/<id>/ (.ipynb, .html, PNGs,\n"
                     "metrics.json) and write OUT/index.html.",
         epilog=f"sections in {sections_dir}:\n{listing or '  (none found)'}")
     parser.add_argument("sections", nargs="+", metavar="SECTION",
-                        help="'list', 'all', or section ids such as 2.3 3.1")
+                        help="'list', 'all', 'exercises' (every exercises notebook), or ids "
+                             "such as 2.3 3.1 2.3-exercises")
     parser.add_argument("--out", type=Path, default=Path("results"), help="results folder")
     parser.add_argument("--quick", action="store_true", help="smoke run: less data, fewer epochs")
     parser.add_argument("--seed", type=notebook.seed_argument, default=0,
@@ -335,12 +371,13 @@ def cli(argv: Sequence[str] | None = None, *, sections_dir: str | Path = "experi
         return 2
     if args.sections == ["list"]:
         for s in known.values():
-            print(f"{s.id:>6}  {s.title}  ({s.path})")
+            print(f"{s.id:>13}  {s.title}  ({s.path})")
         return 0
-    wanted = list(known) if args.sections == ["all"] else args.sections
+    wanted = ({"all": list(known), "exercises": [s for s in known if s.endswith(EXERCISES)]}
+              .get(" ".join(args.sections), args.sections))
     if unknown := [s for s in wanted if s not in known]:
         print(f"unknown section id(s): {', '.join(unknown)}; valid ids: {', '.join(known)} "
-              "(or 'list', 'all')", file=sys.stderr)
+              "(or 'list', 'all', 'exercises')", file=sys.stderr)
         return 2
     if missing := _missing_notebook_tools():
         print(f"running sections as notebooks needs {', '.join(missing)}: "

@@ -39,8 +39,8 @@ def _index_rows(out: Path) -> dict[str, list[str]]:
     page = (out / "index.html").read_text()
     rows = {}
     for row in re.findall(r"<tr class=[\w-]+>(.*?)</tr>", page):
-        cells = [html.unescape(re.sub(r"<[^>]+>", "", c)) for c in re.findall(r"<td>(.*?)</td>",
-                                                                              row)]
+        cells = [html.unescape(re.sub(r"<[^>]+>", "", c))
+                 for c in re.findall(r"<td[^>]*>(.*?)</td>", row)]
         rows[cells[0]] = cells
     return rows
 
@@ -67,6 +67,18 @@ def test_ids_come_from_file_names_and_titles_from_the_first_heading(tmp_path):
     assert list(found) == ["6.1", "10.2", "extra"]
     assert [s.title for s in found.values()] == ["Layers and Modules", "10.2",
                                                  "Beyond the book: more"]
+
+
+def test_exercises_notebooks_sit_right_after_their_section(tmp_path):
+    (tmp_path / "s6_1_layers.py").write_text("# %% [markdown]\n# # 6.1 Layers and Modules\n")
+    (tmp_path / "s6_1_exercises.py").write_text(
+        "# %% [markdown]\n# # 6.1 Exercises: Layers and Modules\n")
+    (tmp_path / "s6_2_params.py").write_text("# %% [markdown]\n# # 6.2 Parameters\n")
+    (tmp_path / "sx_extra.py").write_text("")
+    found = runner.discover(tmp_path)
+    assert list(found) == ["6.1", "6.1-exercises", "6.2", "extra"]
+    assert found["6.1-exercises"].title == "Exercises: Layers and Modules"
+    assert runner.book_section("6.1-exercises") == "6.1"
 
 
 def test_two_scripts_for_one_section_are_refused(tmp_path):
@@ -171,6 +183,30 @@ def test_the_index_labels_each_section_with_its_own_run(tmp_path, notebooks_run)
     assert not re.search(r"<script[^>]+src=\"https?:", page)  # opens offline
     record = json.loads((out / "3.1" / "run.json").read_text())
     assert record["seed"] == 2 and record["quick"] is True and record["started"]
+
+
+def test_the_index_links_each_sections_exercises_beside_it(tmp_path, monkeypatch):
+    folder = tmp_path / "sections"
+    folder.mkdir()
+    for name, heading in [("s6_1_layers", "6.1 Layers"), ("s6_1_exercises", "6.1 Exercises: L"),
+                          ("s6_2_params", "6.2 Parameters"),
+                          ("s6_2_exercises", "6.2 Exercises: P")]:
+        (folder / f"{name}.py").write_text(
+            f'# %% [markdown]\n# # {heading}\n\n# %% tags=["parameters"]\nquick = False\n'
+            'seed = 0\nout_dir = "r"\n\n# %%\nx = 1\n')
+    monkeypatch.setattr(runner, "execute", lambda nb, cwd, timeout: None)
+    out = tmp_path / "out"
+    argv = ["--sections-dir", str(folder), "--out", str(out)]
+    assert runner.cli(["exercises", "--seed", "3", *argv]) == 0
+    assert runner.cli(["6.1", *argv]) == 0
+    rows = _index_rows(out)
+    assert set(rows) == {"6.1", "6.2"}  # one row per book section
+    assert rows["6.1"][2] == "ok" and rows["6.2"][2] == "not run"
+    assert rows["6.1"][7].startswith("exercises · ok · seed 3 · full")
+    assert rows["6.2"][7].startswith("exercises · ok · seed 3")
+    page = (out / "index.html").read_text()
+    assert 'href="6.1-exercises/6.1-exercises.html"' in page
+    assert (out / "6.2-exercises" / "6.2-exercises.html").is_file()
 
 
 def test_a_failed_section_is_shown_and_does_not_hide_the_others(tmp_path, monkeypatch,
