@@ -260,7 +260,7 @@ stack = jax.vmap(lambda k: linear.init(k, num_inputs=2, sigma=0.01))(init_keys)
 spread = {}
 for name, loss_fn in {"L2": squared_loss, "L1": summed_absolute_loss}.items():
     final = sweep.fit_many(train.supervised_loss(linear.apply, loss_fn), stack, optim.sgd(LR),
-                           train_data, keys=fit_keys, epochs=EPOCHS, batch_size=BATCH_SIZE,
+                           train_data, key=fit_keys, epochs=EPOCHS, batch_size=BATCH_SIZE,
                            progress=False).params
     spread[name] = {"w": np.linalg.norm(TRUE_W - final["w"][..., 0], axis=-1),
                     "b": np.abs(TRUE_B - final["b"][:, 0])}

@@ -71,7 +71,7 @@ def single(n: int):
 def many(n: int):
     """All rates at once from the same start on the same batches, `n` epochs."""
     return sweep.fit_many(loss, sweep.replicate(params, len(lrs)), sweep_opt, train_data,
-                          val_data, epochs=n, keys=fit_key, learning_rates=lrs, **common)
+                          val_data, epochs=n, key=fit_key, learning_rates=lrs, **common)
 
 
 def timed(fn, *args, **kwargs):
@@ -138,7 +138,7 @@ seeds_dir = None if seeds_dir is None else Path(seeds_dir) / "mlp_seeds"
 (_, seeds, _), mlp_seconds = timed(
     sweep.fit_many, train.supervised_loss(mlp.apply, cross_entropy), seed_params,
     optim.sgd(mlp_lr), train_data, val_data, epochs=epochs, batch_size=batch_size,
-    keys=fit_keys, metrics=train.classification_metrics(mlp.apply), progress=False,
+    key=fit_keys, metrics=train.classification_metrics(mlp.apply), progress=False,
     checkpoint_dir=seeds_dir, resume="auto" if seeds_dir is not None else False)
 final = seeds["val_acc"][:, -1]
 print(f"MLP over {num_seeds} seeds: val acc {final.mean():.4f} ± {final.std():.4f} "

@@ -43,7 +43,7 @@ def check_optimizer(optimizer: Any) -> None:
 
 def check_key(key: Any, num_models: int | None = None) -> Array:
     """A typed PRNG key; for a stack of `num_models` models, one key or one per model."""
-    name = "key" if num_models is None else "key (fit_many's keys)"
+    name = "key" if num_models is None else "key (one key, or one per model)"
     if isinstance(key, jax.Array) and jnp.issubdtype(key.dtype, jax.dtypes.prng_key):
         allowed = [()] if num_models is None else [(), (num_models,)]
         if key.shape not in allowed:

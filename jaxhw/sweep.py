@@ -65,17 +65,23 @@ def init_opt_state(optimizer: optax.GradientTransformation, params: Any,
 
 
 def fit_many(loss: engine.LossFn, params: Any, optimizer: optax.GradientTransformation,
-             train: batches.Dataset, val: batches.Dataset | None = None, *, keys: jax.Array,
+             train: batches.Dataset, val: batches.Dataset | None = None, *,
+             key: jax.Array | None = None,
              learning_rates: Sequence[float] | np.ndarray | None = None,
              **fit_kwargs: Any) -> engine.FitResult:
     """Train M stacked models in one compiled epoch; returns `fit`'s result, models first.
 
     params: every leaf stacked along a leading axis of M models (`jax.vmap(init)(keys)`, or
-    `replicate(params, M)` for one start). keys: one key (every model sees the same batches) or
-    M keys. learning_rates: M positive rates, one per model (optimizer from
-    `optax.inject_hyperparams`). Other keywords are `fit`'s. history: `train_loss`, `val_<name>`
-    (M, epochs), `batch_loss` (M, epochs, minibatches), `epoch_seconds` (epochs,).
+    `replicate(params, M)` for one start). key: one key (every model sees the same batches) or
+    M keys, as `jax.random.split(key, M)` gives them. learning_rates: M positive rates, one per
+    model (optimizer from `optax.inject_hyperparams`). Other keywords are `fit`'s. history:
+    `train_loss`, `val_<name>` (M, epochs), `batch_loss` (M, epochs, minibatches),
+    `epoch_seconds` (epochs,).
     """
+    if "keys" in fit_kwargs or key is None:
+        raise TypeError("fit_many takes the key as key=, as fit does: one key, or one per model "
+                        "(jax.random.split(key, M)); keys= is not an argument" if key is None
+                        else "fit_many got key= and keys=; pass only key=")
     opt_state = fit_kwargs.pop("opt_state", None)
     if opt_state is None:
         fit_checks.num_models(params)
@@ -83,5 +89,5 @@ def fit_many(loss: engine.LossFn, params: Any, optimizer: optax.GradientTransfor
     elif learning_rates is not None:
         raise ValueError("pass learning_rates or opt_state, not both (init_opt_state(optimizer, "
                          "params, learning_rates) makes the state)")
-    return engine.fit(loss, params, optimizer, train, val, key=keys, opt_state=opt_state,
+    return engine.fit(loss, params, optimizer, train, val, key=key, opt_state=opt_state,
                       stacked=True, **fit_kwargs)

@@ -232,3 +232,18 @@ def test_mlp_with_two_hidden_layers():
                                atol=1e-6)
     one = mlp.init(jax.random.key(8))  # one hidden layer: the book's draws, as before
     assert sorted(one) == ["W1", "W2", "b1", "b2"]
+
+
+@pytest.mark.numerical  # rerun under a second CPU ISA by make test
+@pytest.mark.parametrize("name", ["tanh", "sigmoid"])
+def test_mlp_takes_another_activation(name):
+    params = mlp.init(jax.random.key(8), num_inputs=4, num_hiddens=[5, 3], num_outputs=2,
+                      sigma=1.0)
+    X = np.random.default_rng(0).normal(size=(6, 4)).astype(np.float32)
+    P = {k: np.asarray(v, np.float64) for k, v in params.items()}
+    act = {"tanh": np.tanh, "sigmoid": lambda z: 1 / (1 + np.exp(-z))}[name]
+    H = act(act(X @ P["W1"] + P["b1"]) @ P["W2"] + P["b2"])
+    # float32 products of 4-5 terms of size ~1: rounding ~1e-6 per layer, well inside 1e-5.
+    got = jax.jit(mlp.apply, static_argnames="activation")(params, X,
+                                                           activation=getattr(jax.nn, name))
+    np.testing.assert_allclose(got, H @ P["W3"] + P["b3"], rtol=1e-5, atol=1e-5)

@@ -38,7 +38,7 @@ def _model(tree, i):
 def lr_sweep(data):
     params = _init(jax.random.key(0))
     many, hist, _ = sweep.fit_many(LOSS, sweep.replicate(params, len(LRS)), OPT, *data,
-                                   keys=jax.random.key(1), learning_rates=LRS, **KW)
+                                   key=jax.random.key(1), learning_rates=LRS, **KW)
     return params, many, hist
 
 
@@ -63,9 +63,9 @@ def test_another_grid_reuses_the_compiled_epoch(data, lr_sweep):
     params, many, _ = lr_sweep
     loss = chex.assert_max_traces(LOSS, n=4)
     start = sweep.replicate(params, 3)
-    again, _, _ = sweep.fit_many(loss, start, OPT, *data, keys=jax.random.key(1),
+    again, _, _ = sweep.fit_many(loss, start, OPT, *data, key=jax.random.key(1),
                                  learning_rates=LRS, **KW)
-    other, _, _ = sweep.fit_many(loss, start, OPT, *data, keys=jax.random.key(1),
+    other, _, _ = sweep.fit_many(loss, start, OPT, *data, key=jax.random.key(1),
                                  learning_rates=[0.5, 0.2, 0.05], **KW)
     chex.assert_trees_all_equal(again, many)
     chex.assert_trees_all_close(_model(other, 0), _model(many, 2), atol=1e-6, rtol=0)
@@ -75,7 +75,7 @@ def test_seeds_with_adam_equal_fit_per_seed(data):
     keys = jax.random.split(jax.random.key(2), 4)
     params = jax.vmap(_init)(keys)
     opt = optax.adam(0.02)
-    many, hist, _ = sweep.fit_many(LOSS, params, opt, *data, keys=keys, **KW)
+    many, hist, _ = sweep.fit_many(LOSS, params, opt, *data, key=keys, **KW)
     for i in (0, 3):
         alone, h, _ = train.fit(LOSS, _model(params, i), opt, *data, key=keys[i], **KW)
         chex.assert_trees_all_close(_model(many, i), alone, atol=1e-5, rtol=0)
@@ -88,7 +88,7 @@ def test_diverging_model_warns_and_the_others_train_on(data):
     params = sweep.replicate(_init(jax.random.key(0)), 2)
     with pytest.warns(RuntimeWarning, match=r"model\(s\) \[1\]: training diverged in epoch 1 at "
                                             r"learning rate 1e\+30: train loss nan"):
-        _, hist, _ = sweep.fit_many(LOSS, params, OPT, *data, keys=jax.random.key(1),
+        _, hist, _ = sweep.fit_many(LOSS, params, OPT, *data, key=jax.random.key(1),
                                     learning_rates=[0.5, 1e30], **{**KW, "epochs": 2})
     assert np.all(np.isfinite(hist["train_loss"][0])) and not np.isfinite(hist["val_loss"][1, -1])
 
@@ -96,7 +96,7 @@ def test_diverging_model_warns_and_the_others_train_on(data):
 def test_checkpoint_resume_equals_uninterrupted(data, lr_sweep, tmp_path):
     params, many, hist = lr_sweep
     start = sweep.replicate(params, 3)
-    kw = {**KW, "keys": jax.random.key(1), "learning_rates": LRS}
+    kw = {**KW, "key": jax.random.key(1), "learning_rates": LRS}
     sweep.fit_many(LOSS, start, OPT, *data, **{**kw, "epochs": 2}, checkpoint_dir=tmp_path)
     resumed, h, _ = sweep.fit_many(LOSS, start, OPT, *data, **kw, checkpoint_dir=tmp_path,
                                    resume=True)
@@ -116,7 +116,7 @@ def test_checkpoint_resume_equals_uninterrupted(data, lr_sweep, tmp_path):
 def test_bad_learning_rate_grid(data, grid, match):
     params = sweep.replicate(_init(jax.random.key(0)), 3)
     with pytest.raises(ValueError, match=match):
-        sweep.fit_many(LOSS, params, OPT, *data, keys=jax.random.key(1),
+        sweep.fit_many(LOSS, params, OPT, *data, key=jax.random.key(1),
                        learning_rates=grid, **KW)
 
 
@@ -125,13 +125,13 @@ def test_bad_learning_rate_grid(data, grid, match):
     ({"optimizer": optax.sgd(0.1)}, "with learning_rates, the optimizer must keep its learning "
                                     r"rate in its state: build it with optax.inject_hyperparams"),
     ({"optimizer": optax.sgd}, "optimizer must be an optax.GradientTransformation"),
-    ({"keys": jax.random.split(jax.random.key(0), 2)}, r"one key or 3 keys .* shape \(2,\)"),
-    ({"keys": 0}, r"key \(fit_many's keys\) must be a PRNG key from jax.random.key"),
+    ({"key": jax.random.split(jax.random.key(0), 2)}, r"one key or 3 keys .* shape \(2,\)"),
+    ({"key": 0}, r"key \(one key, or one per model\) must be a PRNG key from jax.random.key"),
     ({"params": {"w": np.zeros((3, 2)), "b": np.zeros(2)}}, "leading model axis"),
 ])
 def test_bad_arguments(data, kwargs, match):
     args = {"params": sweep.replicate(_init(jax.random.key(0)), 3), "optimizer": OPT,
-            "keys": jax.random.key(1), "learning_rates": LRS, **KW, **kwargs}
+            "key": jax.random.key(1), "learning_rates": LRS, **KW, **kwargs}
     with pytest.raises(ValueError, match=match):
         sweep.fit_many(LOSS, args.pop("params"), args.pop("optimizer"), *data, **args)
 
@@ -140,3 +140,10 @@ def test_check_learning_rates_returns_float32_grid():
     grid = sweep.check_learning_rates((1, 0.5, 2e-3))
     assert grid.dtype == np.float32
     np.testing.assert_array_equal(grid, np.float32([1, 0.5, 2e-3]))
+
+
+def test_fit_many_takes_the_key_as_fit_does(data):
+    params = sweep.replicate(_init(jax.random.key(0)), 3)
+    with pytest.raises(TypeError, match="fit_many takes the key as key=, as fit does"):
+        sweep.fit_many(LOSS, params, OPT, *data, keys=jax.random.key(1), learning_rates=LRS,
+                       **KW)

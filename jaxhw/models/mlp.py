@@ -1,13 +1,15 @@
 """The multilayer perceptron from scratch (5.2): `relu(X W1 + b1) W2 + b2`.
 
 Weights N(0, 0.01) and zero biases, as the book. `num_hiddens` may list several widths (the
-book's exercise with more hidden layers): W1, b1, W2, b2, ... one pair per layer. The concise
-Flax version is `jaxhw.models.concise_mlp`.
+book's exercise with more hidden layers): W1, b1, W2, b2, ... one pair per layer. The hidden
+layers' nonlinearity is ReLU unless `apply` is given another (the book's exercise with other
+activations): `functools.partial(mlp.apply, activation=jnp.tanh)` is a model like any other.
+The concise Flax version is `jaxhw.models.concise_mlp`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import jax
 import jax.numpy as jnp
@@ -34,10 +36,11 @@ def init(key: Array, num_inputs: int = 784, num_hiddens: int | Sequence[int] = 2
     return params
 
 
-def apply(params: Params, X: Array) -> Array:
-    """X: (n, ...) uint8 images or float features -> logits (n, num_outputs)."""
+def apply(params: Params, X: Array, activation: Callable[[Array], Array] = relu) -> Array:
+    """X: (n, ...) uint8 images or float features -> logits (n, num_outputs); `activation`
+    after each hidden layer."""
     num_layers = len(params) // 2
     H = flatten_images(X, params["W1"].shape[0])
     for i in range(1, num_layers):
-        H = relu(H @ params[f"W{i}"] + params[f"b{i}"])
+        H = activation(H @ params[f"W{i}"] + params[f"b{i}"])
     return H @ params[f"W{num_layers}"] + params[f"b{num_layers}"]
