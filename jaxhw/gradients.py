@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 import jax
+import jax.numpy as jnp
 
 THIN = 64  # a 2-D parameter with at most this many columns counts as thin
 
@@ -23,7 +24,7 @@ def value_and_grad(loss: Callable[[Any, Any], jax.Array]) -> Callable[[Any, Any]
         return jax.value_and_grad(loss)
 
     def value_and_grad_fn(params: Any, batch: Any) -> tuple[jax.Array, Any]:
-        thin = jax.tree.map(lambda a: a.ndim == 2 and a.shape[1] <= THIN, params)
+        thin = jax.tree.map(lambda a: jnp.ndim(a) == 2 and jnp.shape(a)[1] <= THIN, params)
 
         def flip(tree: Any) -> Any:
             return jax.tree.map(lambda a, t: a.T if t else a, tree, thin)

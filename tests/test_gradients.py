@@ -48,3 +48,15 @@ def test_a_thin_weight_gradient_is_computed_as_G_transposed_times_X():
     assert "f32[100,10]{0,1} dot(" in text
     plain = jax.jit(jax.value_and_grad(LOSS)).lower(params, batch).compile().as_text()
     assert "f32[100,10]{0,1} dot(" not in plain and "f32[100,10]{1,0} dot(" in plain
+
+
+def test_takes_whatever_jax_value_and_grad_takes():
+    # Before: a Python-float leaf failed outside jit ("'float' object has no attribute 'ndim'").
+    def loss(params, x):
+        return params["w"] * x + jnp.sum(params["v"] ** 2) + params["m"][0, 0]
+
+    params = {"w": 2.0, "v": np.ones(3, np.float32), "m": np.ones((4, 2), np.float32)}
+    value, grads = gradients.value_and_grad(loss)(params, 3.0)
+    want_value, want = jax.value_and_grad(loss)(params, 3.0)
+    assert value == want_value == 6.0 + 3.0 + 1.0
+    chex.assert_trees_all_equal(grads, want)
