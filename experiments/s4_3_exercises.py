@@ -15,11 +15,11 @@ out_dir = "results/4.3-exercises"  # where the figure and metrics.json go
 
 # %%
 import jax
+import matplotlib.pyplot as plt
 import numpy as np
 import optax
 
 from jaxhw import notebook, train
-from jaxhw.board import plot
 from jaxhw.data import fashion_mnist
 from jaxhw.models import softmax_regression
 from jaxhw.nn.losses import cross_entropy
@@ -199,15 +199,16 @@ for name, est in (("L_v", exact_estimates), ("L_q", quick_estimates)):
           f"{est.std() / np.sqrt(len(est)):.5f}), standard deviation {est.std():.5f}")
 print(f"variance ratio Var[L_q] / Var[L_v] = {variance_ratio:.3f}; predicted "
       f"{predicted_ratio:.3f}")
-ax = plot([], [], "validation loss estimate", "validation sets", figsize=(4.5, 3))
+fig, ax = plt.subplots(figsize=(4.5, 3))
 bins = np.linspace(min(quick_estimates.min(), exact_estimates.min()),
                    max(quick_estimates.max(), exact_estimates.max()), 40)
 ax.hist(exact_estimates, bins, alpha=0.6, label="exact L_v")
 ax.hist(quick_estimates, bins, histtype="step", linewidth=1.5, label="quick L_q")
 ax.axvline(R, color="k", linestyle=":", label="R")
 ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0)
-ax.set_title(f"{num_resamples} resampled validation sets")
-run.show(ax.figure, "estimates.png")
+ax.set(title=f"{num_resamples} resampled validation sets", xlabel="validation loss estimate",
+       ylabel="validation sets")
+run.show(fig, "estimates.png")
 answers["2"] = {"R": R, "num_resamples": num_resamples,
                 "exact_mean": float(exact_estimates.mean()),
                 "quick_mean": float(quick_estimates.mean()),

@@ -11,6 +11,7 @@ from section_runs import SectionRun, pngs, running
 
 from experiments import runner as experiments_runner
 
+pytestmark = pytest.mark.numerical  # rerun under a second CPU ISA by make test
 EPS32 = float(np.finfo(np.float32).eps)
 # The book's exercise items of 4.1 and their kinds (the project's exercise list).
 ITEMS = {"1.1": "M (+C)", "1.2": "M (+C)", "2.1": "M", "2.2": "M (+C)", "3": "M (+D)",
