@@ -120,13 +120,13 @@ answers["1.1"] = {"num_points": num_points, "max_abs_error": hessian_error,
 # </details>
 
 # %% [markdown]
-# Two checks, at a new random logit vector with no tiny probabilities (so that every class is
-# drawn often), in float64 numpy against the float32 `jax.hessian`: the covariance computed
-# from its definition,
-# $\sum_k p_k (\mathbf{e}_k - \mathbf{p})(\mathbf{e}_k - \mathbf{p})^\top$, against
-# `jax.hessian`; and the sample covariance of one-hot vectors drawn from $\mathbf{p}$, whose
-# distance to the Hessian is measured in standard errors (z-scores; each entry's standard error
-# is that of a mean of `num_samples` products, computed exactly from $\mathbf{p}$).
+# Two checks against the float32 `jax.hessian`, at a new random logit vector with no tiny
+# probabilities (so that every class is drawn often), computed in float64 numpy: the
+# covariance from its definition,
+# $\sum_k p_k (\mathbf{e}_k - \mathbf{p})(\mathbf{e}_k - \mathbf{p})^\top$; and the sample
+# covariance of one-hot vectors drawn from $\mathbf{p}$, whose distance to the Hessian is
+# measured in standard errors (z-scores; each entry's standard error is that of a mean of
+# `num_samples` products, computed exactly from $\mathbf{p}$).
 
 # %%
 o_mc = rng.standard_normal(q).astype(np.float32)
@@ -161,7 +161,7 @@ answers["1.2"] = {"definition_max_abs_error": definition_error, "num_samples": n
 #
 # The entropy is $\log_2 3 \approx 1.585$ bits per symbol, but a binary code spends whole bits.
 # One bit tells two things apart, so a fixed-length code needs 2 bits for three symbols and
-# leaves the fourth code word unused: 0.415 bits, a quarter of the message, carry nothing.
+# leaves the fourth code word unused: 0.415 of every 2 bits (21 %) carry no information.
 # A variable-length prefix code does better but still not well enough: the best one (Huffman:
 # 0, 10, 11) spends $\tfrac{1}{3} \cdot 1 + \tfrac{2}{3} \cdot 2 = \tfrac{5}{3} \approx 1.667$
 # bits. No binary code can reach the entropy symbol by symbol, because that needs code words of
