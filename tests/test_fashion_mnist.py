@@ -120,7 +120,7 @@ def test_stock_data_source_reads_the_files_order(tiny_prepared) -> None:
 
 
 def test_stock_data_source_reads_only_the_stock_version(tiny_idx, tmp_path) -> None:
-    """Why VERSION stays 3.0.1: a bumped version is invisible to `tfds.data_source(name)`."""
+    """Why our builder keeps the stock version: a bumped one is invisible to `tfds.data_source`."""
     folder, arrays = tiny_idx
 
     class Bumped(fm.builder_class(), skip_registration=True):
