@@ -98,7 +98,12 @@ def file_lock(path: str | Path, *, shared: bool = False, wait: bool = True,
     """
     import fcntl  # POSIX only; imported here so that the module loads everywhere
 
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    except PermissionError:
+        if not shared or not os.path.exists(path):
+            raise
+        fd = os.open(path, os.O_RDONLY)  # another user's lock file: a shared flock needs no more
     try:
         mode = fcntl.LOCK_SH if shared else fcntl.LOCK_EX
         try:

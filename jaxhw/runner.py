@@ -374,12 +374,13 @@ def run_section(section: Section, out: Path, *, quick: bool, seed: int,
         record["seconds"] = round(time.perf_counter() - clock, 3)
         if nb is not None:
             _write_pages(nb, section, section_dir, record)
+        _save(record, out, sections)
     except Interrupted as stop:
-        record.update(status="interrupted", error=f"{stop.signal_name} stopped the run",
-                      seconds=round(time.perf_counter() - clock, 3))
+        if record["status"] == "running":  # else it ended before the signal: keep its record
+            record.update(status="interrupted", error=f"{stop.signal_name} stopped the run",
+                          seconds=round(time.perf_counter() - clock, 3))
         _save(record, out, sections)
         raise
-    _save(record, out, sections)
     return record
 
 

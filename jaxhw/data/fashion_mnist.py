@@ -88,15 +88,22 @@ def builder_version() -> str:
 @functools.cache
 def _tfds_release() -> str:
     """The installed TensorFlow Datasets release, read without importing it."""
-    return importlib.metadata.version("tensorflow-datasets")
+    for dist in ("tensorflow-datasets", "tfds-nightly"):
+        with contextlib.suppress(importlib.metadata.PackageNotFoundError):
+            return f"{dist} {importlib.metadata.version(dist)}"
+    return "unknown"
+
+
+def _known_version(root: Path) -> str | None:
+    """The version whose prepared copy's record lists this TFDS release (no TFDS import)."""
+    return src.known_version([p.parent for p in (root / NAME).glob(f"*/{src.RECORD}")],
+                             _tfds_release())
 
 
 def _version(root: Path) -> str:
-    """The builder's version: from a prepared copy's record when one lists this TFDS release
-    (no TFDS import), else from the builder itself."""
-    known = src.known_version([p.parent for p in (root / NAME).glob(f"*/{src.RECORD}")],
-                              _tfds_release())
-    return known or builder_version()
+    """The builder's version: from a prepared copy's record when one lists this TFDS release,
+    else from the builder itself."""
+    return _known_version(root) or builder_version()
 
 
 def dataset_dir(data_dir: str | Path | None = None) -> Path:
@@ -244,28 +251,17 @@ def _locked(root: Path, *, shared: bool) -> contextlib.ExitStack:
     return stack
 
 
-def _source_folder(source: str | Path | None, root: Path) -> Path | None:
-    """The IDX folder a prepare would use now; None when none is found and none was named."""
-    try:
-        return locate_source(source, _manual_dir(root))
-    except FashionMNISTDataError:
-        if source is not None or os.environ.get("FASHION_MNIST_DIR"):
-            raise
-        return None
-
-
 def _served(root: Path, source: str | Path | None, counts: Mapping[str, int]) -> Path | None:
     """The prepared copy if it may be served as it is: its record lists this TFDS release and
     `counts`, and it was prepared from the IDX files found now (or none are found). No TFDS."""
-    version = src.known_version([p.parent for p in (root / NAME).glob(f"*/{src.RECORD}")],
-                                _tfds_release())
+    version = _known_version(root)
     if version is None:
         return None
     target = root / NAME / version
     record = src.read_record(target)
     if record is None or record["counts"] != dict(counts):
         return None
-    return target if src.holds(record, _source_folder(source, root), target) else None
+    return target if src.holds(record, _files_found(source, root)[0], target) else None
 
 
 def _prepare_locked(root: Path, source: str | Path | None, online: bool,
@@ -274,28 +270,12 @@ def _prepare_locked(root: Path, source: str | Path | None, online: bool,
     _remove_leftovers(root / NAME)
     target = root / NAME / builder_version()
     state = prepared_state(target)
-    try:
-        folder, missing = locate_source(source, _manual_dir(root)), None
-    except FashionMNISTDataError as err:
-        folder, missing = None, err
+    folder, missing = _files_found(source, root)
+    why = _why_prepare_again(target, state, folder, counts)
+    if why is None:
+        return target
     if folder is None and online and source is None:
-        folder, missing = download_upstream(_manual_dir(root)), None
-    if missing is not None and (source is not None or os.environ.get("FASHION_MNIST_DIR")):
-        raise missing  # a folder named explicitly must hold the files
-    why = "holds an older FashionMNIST copy whose records TFDS shuffled, which jaxhw does not serve"
-    if state == "sound":
-        record, held = src.read_record(target), held_counts(target)
-        if held == counts and record is None and folder is None:
-            # Prepared before copies recorded their source, and no files to compare with.
-            _keep_record(target, src.new_record(None, held, _tfds_release()))
-            return target
-        if held == counts and record is not None and src.holds(record, folder, target):
-            if _tfds_release() not in record["tfds"]:
-                record["tfds"].append(_tfds_release())
-                _keep_record(target, record)
-            return target
-        why = (f"holds {held} examples where {dict(counts)} are expected" if held != counts
-               else f"was not prepared from the IDX files in {folder}")
+        folder = download_upstream(_manual_dir(root))
     if folder is None:
         if state == "absent":
             raise missing
@@ -309,6 +289,44 @@ def _prepare_locked(root: Path, source: str | Path | None, online: bool,
         file_format="array_record", download_config=download_config(folder))
     src.write_record(target, src.new_record(folder, counts, _tfds_release()))
     return target
+
+
+def _files_found(source: str | Path | None, root: Path
+                 ) -> tuple[Path | None, FashionMNISTDataError | None]:
+    """(IDX folder, None), or (None, the error saying none was found). A folder named by
+    `source` or $FASHION_MNIST_DIR must hold the files: FashionMNISTDataError if it does not."""
+    try:
+        return locate_source(source, _manual_dir(root)), None
+    except FashionMNISTDataError as err:
+        if source is not None or os.environ.get("FASHION_MNIST_DIR"):
+            raise
+        return None, err
+
+
+def _why_prepare_again(target: Path, state: str, folder: Path | None,
+                       counts: Mapping[str, int]) -> str | None:
+    """Why the copy at `target` (in `state`) is not served for `folder` and `counts`; None when
+    it is (its record then lists this TFDS release)."""
+    if state == "absent":
+        return "is absent"
+    if state == "stale":
+        return ("holds an older FashionMNIST copy whose records TFDS shuffled, which jaxhw "
+                "does not serve")
+    record, held = src.read_record(target), held_counts(target)
+    if held != counts:
+        return f"holds {held} examples where {dict(counts)} are expected"
+    if record is None and folder is None:  # prepared before copies recorded their source
+        _keep_record(target, src.new_record(None, held, _tfds_release()))
+        return None
+    if record is None:
+        return ("does not record which IDX files it was prepared from (an older jaxhw "
+                f"prepared it) and IDX files are in {folder}")
+    if not src.holds(record, folder, target):
+        return f"was not prepared from the IDX files in {folder}"
+    if _tfds_release() not in record["tfds"]:
+        record["tfds"].append(_tfds_release())
+        _keep_record(target, record)
+    return None
 
 
 def _keep_record(target: Path, record: dict[str, Any]) -> None:
