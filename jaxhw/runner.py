@@ -3,9 +3,15 @@
 `jaxhw-run list | all | 2.3 3.1 ... [--out results] [--quick] [--seed N]` from the repository
 root, or `python -m experiments ...`. Each section lands in `OUT/<id>/`: the executed
 `<id>.ipynb`, `<id>.html`, its PNGs, `metrics.json` (what it computed) and `run.json` (how it
-ran: seed, mode, time, status); `OUT/index.html` links them all. The notebook tools (Jupytext,
-nbclient, nbconvert, ipykernel) come with the `notebooks` extra. docs/notebooks.md describes
-how a section script is laid out.
+ran: seed, mode, time, status); `OUT/index.html` links them all (`jaxhw.results_index`). The
+notebook tools (Jupytext, nbclient, nbconvert, ipykernel) come with the `notebooks` extra.
+docs/notebooks.md describes how a section script is laid out.
+
+Nothing stale, mixed or half-written: one runner per OUT (`OUT/.runner.lock`, naming its
+holder); run.json and the index are rewritten, atomically, as each section starts and ends;
+every file is written atomically, a page that cannot be written fails its section, a run.json
+or index that cannot be written stops the run. Ctrl-C and SIGTERM kill the kernel, record the
+section as interrupted and end the run with exit status 130 / 143.
 """
 
 from __future__ import annotations
@@ -179,6 +185,29 @@ class Interrupted(BaseException):
         super().__init__(f"interrupted by {self.signal_name}")
 
 
+class _StopOnSignal:
+    """The runner's SIGINT / SIGTERM handler: records the signal, then raises Interrupted.
+
+    Python runs a handler between any two bytecodes, also inside a garbage-collection callback
+    or a `__del__`, where a raised exception is printed and dropped; the record stays, and the
+    runner looks at it (`_signalled`) before it starts a kernel, after a kernel ends, and
+    between sections.
+    """
+
+    def __init__(self) -> None:
+        self.received: list[int] = []
+
+    def __call__(self, signum: int, frame: Any) -> None:
+        self.received.append(signum)
+        raise Interrupted(signum)
+
+
+def _signalled() -> int | None:
+    """The first signal the runner's handler recorded; None if none (or no handler of ours)."""
+    handler = signal.getsignal(signal.SIGINT)
+    return handler.received[0] if isinstance(handler, _StopOnSignal) and handler.received else None
+
+
 class ResultsError(Exception):
     """A section's run.json or the index could not be written (a full disk): the run stops."""
 
@@ -216,7 +245,10 @@ def _client_class():
     from nbclient import NotebookClient
 
     class StoppableClient(NotebookClient):
-        received: list[int]
+        def __init__(self, *args: Any, earlier: Sequence[int] = (), **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            self.received: list[int] = []  # the signals that stopped it
+            self.earlier = earlier  # the runner's own record, still growing as the loop starts
 
         async def async_start_new_kernel(self, **kwargs: Any) -> None:
             # Called right after nbclient installed its handlers: these replace them.
@@ -224,6 +256,8 @@ def _client_class():
             with contextlib.suppress(RuntimeError):  # not the main thread: no signals here
                 for signum in (signal.SIGINT, signal.SIGTERM):
                     loop.add_signal_handler(signum, self._stop, signum)
+            if self.earlier:  # a signal that came while the loop started
+                self._stop(self.earlier[0])
             await super().async_start_new_kernel(**kwargs)
 
         def _stop(self, signum: int) -> None:
@@ -242,12 +276,14 @@ def execute(nb, cwd: Path, timeout: int | None = DEFAULT_TIMEOUT) -> None:
     cell's output), CellTimeoutError after `timeout` seconds in one cell, and Interrupted when
     SIGINT or SIGTERM arrives (the kernel is killed at once).
     """
-
+    if (signum := _signalled()) is not None:
+        raise Interrupted(signum)
+    handlers = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    ours = handlers[signal.SIGINT]
     client = _client_class()(nb, timeout=check_timeout(timeout),
                              kernel_manager_class=_kernel_manager_class(),
-                             resources={"metadata": {"path": str(cwd)}})
-    client.received = []
-    handlers = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+                             resources={"metadata": {"path": str(cwd)}},
+                             earlier=ours.received if isinstance(ours, _StopOnSignal) else [])
     try:
         client.execute(env=_kernel_env())
     except BaseException:  # nbclient turns the cancelled cell into DeadKernelError
@@ -258,8 +294,8 @@ def execute(nb, cwd: Path, timeout: int | None = DEFAULT_TIMEOUT) -> None:
             for signum, handler in handlers.items():
                 if handler is not None:
                     signal.signal(signum, handler)
-    if client.received:
-        raise Interrupted(client.received[0])
+    if (signum := (client.received or [_signalled()])[0]) is not None:
+        raise Interrupted(signum)
 
 
 def render_html(nb, title: str, banner: str) -> str:
@@ -421,14 +457,12 @@ def _parser(prog: str, sections_dir: Path, known: Mapping[str, Section]) -> argp
 
 @contextlib.contextmanager
 def _signals_stop_the_run() -> Iterator[None]:
-    """SIGINT and SIGTERM raise Interrupted for the `with` block (main thread only)."""
+    """SIGINT and SIGTERM stop the run for the `with` block (main thread only)."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
 
-    def stop(signum: int, frame: Any) -> None:
-        raise Interrupted(signum)
-
+    stop = _StopOnSignal()
     before = {s: signal.signal(s, stop) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
         yield
@@ -494,6 +528,8 @@ def _run(wanted: Sequence[str], known: Mapping[str, Section], args: argparse.Nam
     """Run `wanted` one after another into args.out; the exit code."""
     failed = []
     for i, sid in enumerate(wanted, 1):
+        if (signum := _signalled()) is not None:  # one whose exception Python dropped
+            raise Interrupted(signum)
         section = known[sid]
         print(f"[{i}/{len(wanted)}] {sid} {section.title}", flush=True)
         params = {} if args.checkpoint_dir is None else {
@@ -505,6 +541,8 @@ def _run(wanted: Sequence[str], known: Mapping[str, Section], args: argparse.Nam
         if record["error"]:
             failed.append(sid)
             print(f"    {record['error']}", file=sys.stderr)
+    if (signum := _signalled()) is not None:
+        raise Interrupted(signum)
     try:
         print(f"wrote {write_index(args.out, known)}")
     except OSError as err:

@@ -11,6 +11,7 @@ import os
 import re
 import resource
 import signal
+import sys
 import time
 import tomllib
 from pathlib import Path
@@ -355,6 +356,37 @@ def test_sigterm_while_the_runner_itself_works_stops_the_run(tmp_path, monkeypat
     assert signal.getsignal(signal.SIGTERM) is before
     assert _statuses(out)["6.1"] == "interrupted: SIGTERM stopped the run"
     assert _statuses(out)["6.1-exercises"] == "not run"
+    assert "interrupted by SIGTERM: the run stopped" in capsys.readouterr().err
+
+
+class _SignalInDel:
+    """Sends a signal from inside `__del__`, where Python prints and drops what a handler
+    raises (as in a garbage-collection callback: JAX has one)."""
+
+    def __init__(self, signum: int) -> None:
+        self.signum = signum
+
+    def __del__(self) -> None:
+        os.kill(os.getpid(), self.signum)
+        for _ in range(1000):  # the handler runs between these bytecodes
+            pass
+
+
+def test_a_signal_whose_exception_python_dropped_still_stops_the_run(tmp_path, monkeypatch,
+                                                                     capsys, quick_pages):
+    sections = _tiny_sections(tmp_path / "sections")
+    out = tmp_path / "out"
+    dropped = []
+    monkeypatch.setattr(sys, "unraisablehook", lambda what: dropped.append(what.exc_value))
+
+    def execute(nb, cwd, timeout):
+        _SignalInDel(signal.SIGTERM)  # finalized at once; the section itself ends normally
+
+    monkeypatch.setattr(runner, "execute", execute)
+    assert runner.cli(["all", "--sections-dir", str(sections), "--out", str(out)]) == 143
+    assert [type(e) for e in dropped] == [runner.Interrupted]
+    statuses = _statuses(out)
+    assert statuses["6.1"] == "ok" and statuses["6.1-exercises"] == "not run"
     assert "interrupted by SIGTERM: the run stopped" in capsys.readouterr().err
 
 
