@@ -5,7 +5,7 @@ manual dir or Debian's `dataset-fashion-mnist`) -> `FashionMNIST`, a TFDS builde
 stock `fashion_mnist` name, features, splits and version, given the folder as its manual dir
 (`DownloadConfig(manual_dir=...)`) -> `array_record` under the TFDS data dir, written with
 shuffling disabled so the examples keep the IDX files' order (the book's, torchvision's and
-Keras's) -> `tfds.data_source`, read once per split into uint8 arrays -> a `.npz` cache
+Keras's) -> the builder's data source, read once per split into uint8 arrays -> a `.npz` cache
 (`fashion_mnist_cache`). Later loads, in any process, read only that cache: neither TensorFlow
 Datasets (0.6 s to import) nor JAX is imported on that path.
 
