@@ -463,6 +463,7 @@ def test_a_full_disk_fails_the_section_and_the_run_goes_on_or_stops_clearly(
         _file_size_limit(limit if Path(cwd).name == "6.1" else None)
 
     monkeypatch.setattr(runner, "execute", execute)
+    monkeypatch.setattr(runner, "render_html", lambda nb, title, banner: "x" * 200_000)
     try:
         code = runner.cli(["6.1", "6.2", "--sections-dir", str(sections), "--out", str(out)])
     finally:
