@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -114,8 +113,3 @@ def known_version(versions: Sequence[Path], tfds_release: str) -> str | None:
 def lock_path(dataset_root: Path) -> Path:
     """The lock file of `<data_dir>/fashion_mnist`: one prepare at a time per data dir."""
     return Path(dataset_root) / ".jaxhw-prepare.lock"
-
-
-def can_write(folder: Path) -> bool:
-    """Whether this process may create files in `folder`."""
-    return os.access(folder, os.W_OK)
