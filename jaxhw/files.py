@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import secrets
 import socket
+from collections.abc import Iterator
 from pathlib import Path
 
 # `.<name>.tmp-<pid>-<token>-<host>`; older jaxhw wrote `.<name>.tmp-<pid>` (host unknown).
 _TEMPORARY = re.compile(r"^\..+\.tmp-(?P<pid>\d+)(?:-[0-9a-f]{8}-(?P<host>.+))?$")
+PID_MAX = 2**31 - 1  # pid_t is a 32-bit signed int: no process has a larger pid
 
 
 def _host() -> str:
@@ -29,6 +32,8 @@ def temporary_path(path: str | Path) -> Path:
 
 def _running(pid: int) -> bool:
     """Whether a process with this pid exists on this machine."""
+    if not 1 <= pid <= PID_MAX:  # os.kill(0, ...) means "my process group"; a larger pid overflows
+        return False
     try:
         os.kill(pid, 0)  # signal 0 checks existence and sends nothing
     except ProcessLookupError:
@@ -75,3 +80,45 @@ def write_atomic(path: str | Path, data: bytes) -> Path:
     finally:
         os.close(fd)
     return path
+
+
+class LockBusy(OSError):
+    """Another process holds the lock; the message names the holder as it described itself."""
+
+
+@contextlib.contextmanager
+def file_lock(path: str | Path, *, shared: bool = False, wait: bool = True,
+              holder: str | None = None) -> Iterator[None]:
+    """Hold an `flock` on `path` (created if missing) for the `with` block.
+
+    Exclusive unless `shared`. With `wait=False` a lock held elsewhere raises LockBusy, whose
+    message is what the holder wrote with `holder=` ("pid 12 on host ..."). The kernel releases
+    the lock when its holder exits or dies, even by SIGKILL, so a crash leaves nothing to clean
+    up; the file stays (deleting it would race with the next holder).
+    """
+    import fcntl  # POSIX only; imported here so that the module loads everywhere
+
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    except PermissionError:
+        if not shared or not os.path.exists(path):
+            raise
+        fd = os.open(path, os.O_RDONLY)  # another user's lock file: a shared flock needs no more
+    try:
+        mode = fcntl.LOCK_SH if shared else fcntl.LOCK_EX
+        try:
+            fcntl.flock(fd, mode if wait else mode | fcntl.LOCK_NB)
+        except BlockingIOError:
+            text = os.pread(fd, 1024, 0).decode(errors="replace").strip()
+            raise LockBusy(f"{path} is held by {text or 'another process, just starting'}"
+                           ) from None
+        if holder is not None:
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, (holder + "\n").encode(), 0)
+        try:
+            yield
+        finally:
+            if holder is not None:
+                os.ftruncate(fd, 0)
+    finally:
+        os.close(fd)  # releases the flock

@@ -24,7 +24,6 @@ from typing import Any
 
 import numpy as np
 
-from jaxhw.board import in_notebook, save_figure
 from jaxhw.files import write_atomic
 
 # jax.random.key takes a 32-bit seed by default (jax_enable_x64 off): 2**32 becomes 0 and -1
@@ -107,6 +106,8 @@ class Run:
 
     def show(self, fig, name: str) -> None:
         """Save `fig` as `out_dir/name` (PNG), close it, and display that PNG in a notebook."""
+        from jaxhw.board import in_notebook, save_figure  # matplotlib: not for the runner
+
         path = save_figure(fig, self.out_dir / name)
         if in_notebook():
             from IPython.display import Image, display

@@ -3,44 +3,56 @@
 `jaxhw-run list | all | 2.3 3.1 ... [--out results] [--quick] [--seed N]` from the repository
 root, or `python -m experiments ...`. Each section lands in `OUT/<id>/`: the executed
 `<id>.ipynb`, `<id>.html`, its PNGs, `metrics.json` (what it computed) and `run.json` (how it
-ran: seed, mode, time, status); `OUT/index.html` links them all. The notebook tools (Jupytext,
-nbclient, nbconvert, ipykernel) come with the `notebooks` extra. docs/notebooks.md describes
-how a section script is laid out.
+ran: seed, mode, time, status); `OUT/index.html` links them all (`jaxhw.results_index`). The
+notebook tools (Jupytext, nbclient, nbconvert, ipykernel) come with the `notebooks` extra.
+docs/notebooks.md describes how a section script is laid out.
+
+Nothing stale, mixed or half-written: one runner per OUT (`OUT/.runner.lock`, naming its
+holder); run.json and the index are rewritten, atomically, as each section starts and ends;
+every file is written atomically, a page that cannot be written fails its section, a run.json
+or index that cannot be written stops the run. Ctrl-C and SIGTERM kill the kernel, record the
+section as interrupted and end the run with exit status 130 / 143.
 """
 
 from __future__ import annotations
 
 import argparse
 import ast
+import contextlib
 import copy
-import html
 import importlib.util
 import json
-import math
+import numbers
 import os
 import re
+import signal
+import socket
 import sys
+import threading
 import time
 import traceback
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from jaxhw import compile_cache, math_html, notebook
-from jaxhw.files import write_atomic
+from jaxhw import compile_cache, math_html, notebook, results_index
+from jaxhw.files import LockBusy, file_lock, write_atomic
+from jaxhw.results_index import EXERCISES as EXERCISES
+from jaxhw.results_index import book_section as book_section
+from jaxhw.results_index import section_key as _section_key
 
 # s<chapter>_<section>_<topic>.py is book section <chapter>.<section>;
 # s<chapter>_<section>_exercises.py answers that section's exercises, id
 # <chapter>.<section>-exercises; sx_<topic>.py goes beyond the book and its id is <topic>.
 _EXERCISES_FILE = re.compile(r"^s(\d+)_(\d+)_exercises$")
-EXERCISES = "-exercises"  # the suffix of an exercises notebook's id
 _BOOK_FILE = re.compile(r"^s(\d+)_(\d+)_\w+$")
 _EXTRA_FILE = re.compile(r"^sx_(\w+)$")
 _HEADING = re.compile(r"^# # (.+)$", re.MULTILINE)  # a markdown H1 in Jupytext's percent format
 PARAMETERS = ("quick", "seed", "out_dir")  # every parameters cell sets these three
-DEFAULT_TIMEOUT = 3600.0
+DEFAULT_TIMEOUT = 3600  # seconds one cell may run
+LOCK_NAME = ".runner.lock"  # in OUT: one runner per results folder
 
 # nbconvert's lab page without its <script src="https://cdn..."> tags (require.js, MathJax,
 # mermaid): the report opens offline and never reaches out to the network.
@@ -81,18 +93,6 @@ def _title(text: str, sid: str) -> str:
     if match := _HEADING.search(text):
         return match[1].strip().removeprefix(sid.removesuffix(EXERCISES)).strip()
     return sid
-
-
-def book_section(sid: str) -> str:
-    """The section an id belongs to: "2.3" for "2.3" and for "2.3-exercises"."""
-    return sid.removesuffix(EXERCISES)
-
-
-def _section_key(sid: str) -> tuple:
-    """Book order; a section's exercises right after it; sections beyond the book last."""
-    base = book_section(sid)
-    return (tuple(int(p) if p.isdigit() else math.inf for p in base.split(".")),
-            sid.endswith(EXERCISES), sid)
 
 
 def discover(folder: str | Path) -> dict[str, Section]:
@@ -177,17 +177,125 @@ def _kernel_env() -> dict[str, str]:
     return env
 
 
-def execute(nb, cwd: Path, timeout: float | None = DEFAULT_TIMEOUT) -> None:
+class Interrupted(BaseException):
+    """SIGINT or SIGTERM reached the runner: the run stops, with exit status 128 + signal."""
+
+    def __init__(self, signum: int) -> None:
+        self.signum, self.signal_name = signum, signal.Signals(signum).name
+        super().__init__(f"interrupted by {self.signal_name}")
+
+
+class _StopOnSignal:
+    """The runner's SIGINT / SIGTERM handler: records the signal, then raises Interrupted.
+
+    Python runs a handler between any two bytecodes, also inside a garbage-collection callback
+    or a `__del__`, where a raised exception is printed and dropped; the record stays, and the
+    runner looks at it (`_signalled`) before it starts a kernel, after a kernel ends, and
+    between sections.
+    """
+
+    def __init__(self) -> None:
+        self.received: list[int] = []
+
+    def __call__(self, signum: int, frame: Any) -> None:
+        self.received.append(signum)
+        raise Interrupted(signum)
+
+
+def _signalled() -> int | None:
+    """The first signal the runner's handler recorded; None if none (or no handler of ours)."""
+    handler = signal.getsignal(signal.SIGINT)
+    return handler.received[0] if isinstance(handler, _StopOnSignal) and handler.received else None
+
+
+class ResultsError(Exception):
+    """A section's run.json or the index could not be written (a full disk): the run stops."""
+
+
+def check_timeout(timeout: object) -> int | None:
+    """`timeout` as a whole number of seconds >= 1, or None (no limit); else ValueError."""
+    if timeout is None:
+        return None
+    if isinstance(timeout, bool) or not isinstance(timeout, numbers.Integral) or timeout < 1:
+        raise ValueError("timeout must be a whole number of seconds >= 1, or None for no "
+                         f"limit, got {timeout!r}")
+    return int(timeout)
+
+
+def timeout_argument(text: str) -> int | None:
+    """argparse `type=` for --timeout: a whole number of seconds >= 1, or "none" (no limit)."""
+    if text.strip().lower() == "none":
+        return None
+    if not re.fullmatch(r"[0-9]+", text.strip()) or int(text) < 1:
+        raise argparse.ArgumentTypeError(
+            f"timeout must be a whole number of seconds >= 1, or 'none' for no limit, got "
+            f"{text!r}")
+    return int(text)
+
+
+def _client_class():
+    """nbclient's NotebookClient whose SIGINT and SIGTERM stop the run.
+
+    nbclient's own handlers kill the kernel and let the run go on (the section then fails with
+    a bare AssertionError and the next one starts); these kill the kernel at once and cancel
+    the execution, and `execute` raises Interrupted.
+    """
+    import asyncio
+
+    from nbclient import NotebookClient
+
+    class StoppableClient(NotebookClient):
+        def __init__(self, *args: Any, earlier: Sequence[int] = (), **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            self.received: list[int] = []  # the signals that stopped it
+            self.earlier = earlier  # the runner's own record, still growing as the loop starts
+
+        async def async_start_new_kernel(self, **kwargs: Any) -> None:
+            # Called right after nbclient installed its handlers: these replace them.
+            loop = asyncio.get_running_loop()
+            with contextlib.suppress(RuntimeError):  # not the main thread: no signals here
+                for signum in (signal.SIGINT, signal.SIGTERM):
+                    loop.add_signal_handler(signum, self._stop, signum)
+            if self.earlier:  # a signal that came while the loop started
+                self._stop(self.earlier[0])
+            await super().async_start_new_kernel(**kwargs)
+
+        def _stop(self, signum: int) -> None:
+            self.received.append(signum)
+            self.shutdown_kernel = "immediate"  # kill it: a busy kernel ignores a request
+            for pending in asyncio.all_tasks():  # the run and nbclient's pollers of this cell
+                pending.cancel()
+
+    return StoppableClient
+
+
+def execute(nb, cwd: Path, timeout: int | None = DEFAULT_TIMEOUT) -> None:
     """Run every cell of `nb` in a fresh kernel started in `cwd`; outputs go into `nb`.
 
     Raises nbclient's CellExecutionError at the first cell that raises (its traceback is that
-    cell's output), CellTimeoutError after `timeout` seconds in one cell.
+    cell's output), CellTimeoutError after `timeout` seconds in one cell, and Interrupted when
+    SIGINT or SIGTERM arrives (the kernel is killed at once).
     """
-    from nbclient import NotebookClient
-
-    client = NotebookClient(nb, timeout=timeout, kernel_manager_class=_kernel_manager_class(),
-                            resources={"metadata": {"path": str(cwd)}})
-    client.execute(env=_kernel_env())
+    if (signum := _signalled()) is not None:
+        raise Interrupted(signum)
+    handlers = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    ours = handlers[signal.SIGINT]
+    client = _client_class()(nb, timeout=check_timeout(timeout),
+                             kernel_manager_class=_kernel_manager_class(),
+                             resources={"metadata": {"path": str(cwd)}},
+                             earlier=ours.received if isinstance(ours, _StopOnSignal) else [])
+    try:
+        client.execute(env=_kernel_env())
+    except BaseException:  # nbclient turns the cancelled cell into DeadKernelError
+        if not client.received:
+            raise
+    finally:  # asyncio leaves SIGTERM at its default (death) once nbclient removes its handler
+        if threading.current_thread() is threading.main_thread():
+            for signum, handler in handlers.items():
+                if handler is not None:
+                    signal.signal(signum, handler)
+    if (signum := (client.received or [_signalled()])[0]) is not None:
+        raise Interrupted(signum)
 
 
 def render_html(nb, title: str, banner: str) -> str:
@@ -206,8 +314,9 @@ def render_html(nb, title: str, banner: str) -> str:
 
 
 def _clear(section_dir: Path, sid: str) -> None:
-    """Remove what an earlier run left, so a failed run never shows its predecessor's results."""
-    for name in ("metrics.json", "run.json", f"{sid}.ipynb", f"{sid}.html"):
+    """Remove what an earlier run left (not run.json, already replaced), so that a failed run
+    never shows its predecessor's results."""
+    for name in ("metrics.json", f"{sid}.ipynb", f"{sid}.html"):
         (section_dir / name).unlink(missing_ok=True)
     for png in section_dir.glob("*.png"):
         png.unlink()
@@ -225,102 +334,90 @@ def _banner(record: Mapping[str, Any]) -> str:
             f"{mode} · {record['started']} · {record['seconds']:.1f} s")
 
 
+def write_index(out: Path, sections: Mapping[str, Section] | None = None) -> Path:
+    """Write `out/index.html` (see `jaxhw.results_index`), listing `sections` not run yet too."""
+    return results_index.write_index(out, {sid: s.title for sid, s in (sections or {}).items()})
+
+
+def _save(record: Mapping[str, Any], out: Path, sections: Mapping[str, Section] | None) -> None:
+    """Write the section's run.json, then the index, atomically; ResultsError if either fails."""
+    path = out / record["section"] / "run.json"
+    try:
+        write_atomic(path, (json.dumps(record, indent=2) + "\n").encode())
+        write_index(out, sections)
+    except OSError as err:
+        raise ResultsError(f"could not record {record['section']}'s run in {out} "
+                           f"({_describe(err)}); free some space or pass another --out") from err
+
+
+def _write_pages(nb, section: Section, section_dir: Path, record: dict[str, Any]) -> None:
+    """Write the executed notebook and its HTML page, each atomically; a failure (a full disk,
+    a page nbconvert cannot render) marks the section failed and leaves no partial file."""
+    import nbformat
+
+    try:
+        write_atomic(section_dir / f"{section.id}.ipynb", nbformat.writes(nb).encode())
+        record["notebook"] = f"{section.id}.ipynb"
+        page = render_html(nb, f"{section.id} {section.title}", _banner(record))
+        write_atomic(section_dir / f"{section.id}.html", page.encode())
+        record["html"] = f"{section.id}.html"
+    except Exception as err:  # recorded and shown in the index; the other sections still run
+        why = f"could not write its notebook and page: {_describe(err)}"
+        record.update(status="failed", error=f"{record['error']}; {why}" if record["error"]
+                      else why)
+
+
 def run_section(section: Section, out: Path, *, quick: bool, seed: int,
                 params: Mapping[str, Any] | None = None,
-                timeout: float | None = DEFAULT_TIMEOUT) -> dict[str, Any]:
-    """Run one section into `out/<id>/` and write its `run.json`; return that record.
+                timeout: int | None = DEFAULT_TIMEOUT,
+                sections: Mapping[str, Section] | None = None) -> dict[str, Any]:
+    """Run one section into `out/<id>/`; return its run.json record.
 
     The section runs as a notebook in a kernel, with `quick`, `seed`, `out_dir` and `params`
     injected; the executed notebook and its HTML page are written even when a cell fails.
+    run.json and `out/index.html` (which lists `sections` too) are rewritten as the section
+    starts ("running", before the earlier run's files go) and as it ends (ok, failed or
+    interrupted). Raises Interrupted after recording an interrupt, ResultsError when run.json
+    or the index cannot be written.
     """
-    seed = notebook.check_seed(seed)
-    section_dir = Path(out) / section.id
-    section_dir.mkdir(parents=True, exist_ok=True)
-    _clear(section_dir, section.id)
-    params = dict(params or {})
+    seed, timeout = notebook.check_seed(seed), check_timeout(timeout)
+    out = Path(out)
+    section_dir = out / section.id
     record: dict[str, Any] = {
         "section": section.id, "title": section.title, "script": str(section.path),
         "seed": seed, "quick": quick,
         "started": datetime.now(UTC).isoformat(timespec="seconds"),
-        "status": "ok", "error": None, "notebook": None, "html": None}
-    clock = time.perf_counter()
-    nb = None
+        "status": "running", "error": None, "notebook": None, "html": None, "seconds": 0.0,
+        "pid": os.getpid(), "host": socket.gethostname()}
     try:
-        nb = to_notebook(section, {"quick": quick, "seed": seed,
-                                   "out_dir": section_dir.resolve(), **params})
-        execute(nb, section_dir, timeout)
-    except Exception as err:  # recorded and shown in the index; the other sections still run
-        record.update(status="failed", error=_describe(err))
-        if nb is None:
-            traceback.print_exc()
-    record["seconds"] = round(time.perf_counter() - clock, 3)
-    if nb is not None:
-        import nbformat
-
-        record["notebook"], record["html"] = f"{section.id}.ipynb", f"{section.id}.html"
-        nbformat.write(nb, section_dir / record["notebook"])
-        page = render_html(nb, f"{section.id} {section.title}", _banner(record))
-        (section_dir / record["html"]).write_text(page)
-    write_atomic(section_dir / "run.json", (json.dumps(record, indent=2) + "\n").encode())
+        section_dir.mkdir(parents=True, exist_ok=True)
+        _save(record, out, sections)
+        _clear(section_dir, section.id)
+    except OSError as err:
+        raise ResultsError(f"could not prepare {section_dir} ({_describe(err)})") from err
+    clock = time.perf_counter()
+    try:
+        nb = None
+        try:
+            nb = to_notebook(section, {"quick": quick, "seed": seed,
+                                       "out_dir": section_dir.resolve(), **dict(params or {})})
+            execute(nb, section_dir, timeout)
+            record["status"] = "ok"
+        except Exception as err:  # recorded and shown in the index; the other sections still run
+            record.update(status="failed", error=_describe(err))
+            if nb is None:
+                traceback.print_exc()
+        record["seconds"] = round(time.perf_counter() - clock, 3)
+        if nb is not None:
+            _write_pages(nb, section, section_dir, record)
+        _save(record, out, sections)
+    except Interrupted as stop:
+        if record["status"] == "running":  # else it ended before the signal: keep its record
+            record.update(status="interrupted", error=f"{stop.signal_name} stopped the run",
+                          seconds=round(time.perf_counter() - clock, 3))
+        _save(record, out, sections)
+        raise
     return record
-
-
-def write_index(out: Path, sections: Mapping[str, Section] | None = None) -> Path:
-    """Write `out/index.html`: every section with its status, seed, mode and time of run, and
-    beside it its exercises notebook, if any, with the same.
-
-    Each entry comes from that notebook's own run.json, so sections run at different times,
-    with different seeds or modes into one folder are each labelled with their own run.
-    """
-    out = Path(out)
-    records = {p.parent.name: json.loads(p.read_text()) for p in out.glob("*/run.json")}
-    titles = {sid: s.title for sid, s in (sections or {}).items()}
-    known = set(titles) | set(records)
-    rows = []
-    for sid in sorted({book_section(s) for s in known}, key=_section_key):
-        record = records.get(sid)
-        exercises = _exercises_cell(f"{sid}{EXERCISES}", records, known)
-        title = html.escape(record["title"] if record else titles.get(sid, sid))
-        if record is None:
-            rows.append(f"<tr class=not-run><td>{html.escape(sid)}</td><td>{title}</td>"
-                        f"<td>not run</td><td></td><td></td><td></td><td></td>{exercises}</tr>")
-            continue
-        target = record["html"] or "metrics.json"
-        status = record["status"] + (f": {record['error']}" if record["error"] else "")
-        rows.append(
-            f"<tr class={record['status']}><td><a href=\"{html.escape(sid)}/{target}\">"
-            f"{html.escape(sid)}</a></td><td>{title}</td><td>{html.escape(status)}</td>"
-            f"<td>{record['seed']}</td><td>{'quick' if record['quick'] else 'full'}</td>"
-            f"<td>{html.escape(record['started'])}</td><td>{record['seconds']:.1f} s</td>"
-            f"{exercises}</tr>")
-    page = (
-        "<!doctype html><meta charset=utf-8><title>jaxhw sections</title>"
-        "<style>body{font-family:sans-serif;max-width:72em;margin:2em auto}"
-        "td,th{padding:.2em .8em;text-align:left;vertical-align:top}"
-        ".failed td,td.failed{color:#b00}.not-run td,td.not-run{color:#888}</style>"
-        "<h1>jaxhw: d2l sections as executed notebooks</h1>"
-        "<p>Each row is labelled with the run that produced that section's files; the last "
-        "column is the section's exercises notebook, with its own run.</p>"
-        "<table><tr><th>section</th><th>title</th><th>status</th><th>seed</th><th>mode</th>"
-        f"<th>run at (UTC)</th><th>time</th><th>exercises</th></tr>{''.join(rows)}</table>\n")
-    path = out / "index.html"
-    path.write_text(page)
-    return path
-
-
-def _exercises_cell(sid: str, records: Mapping[str, Any], known: set[str]) -> str:
-    """The index's exercises column for one section: a link with its run, "not run", or empty."""
-    if sid not in known:
-        return "<td></td>"
-    record = records.get(sid)
-    if record is None:
-        return "<td class=not-run>exercises: not run</td>"
-    target = record["html"] or "metrics.json"
-    status = record["status"] + (f": {record['error']}" if record["error"] else "")
-    mode = "quick" if record["quick"] else "full"
-    return (f"<td class={record['status']}><a href=\"{html.escape(sid)}/{target}\">exercises</a>"
-            f" · {html.escape(status)} · seed {record['seed']} · {mode} · "
-            f"{record['seconds']:.1f} s</td>")
 
 
 def _missing_notebook_tools() -> list[str]:
@@ -338,7 +435,8 @@ def _parser(prog: str, sections_dir: Path, known: Mapping[str, Section]) -> argp
     parser = argparse.ArgumentParser(
         prog=prog, formatter_class=_HelpFormatter,
         description="Execute d2l sections as notebooks into OUT/<id>/ (.ipynb, .html, PNGs,\n"
-                    "metrics.json) and write OUT/index.html.",
+                    "metrics.json) and write OUT/index.html. One runner per OUT at a time;\n"
+                    "Ctrl-C or SIGTERM stops the run (exit status 130 / 143).",
         epilog=f"sections in {sections_dir}:\n{listing or '  (none found)'}")
     parser.add_argument("sections", nargs="+", metavar="SECTION",
                         help="'list', 'all', 'exercises' (every exercises notebook), or ids "
@@ -350,16 +448,33 @@ def _parser(prog: str, sections_dir: Path, known: Mapping[str, Section]) -> argp
     parser.add_argument("--checkpoint-dir", type=Path, default=None,
                         help="checkpoint every epoch into DIR/<section> and resume from there "
                              "(sections that train with checkpoints)")
-    parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT,
-                        help="seconds one notebook cell may run")
+    parser.add_argument("--timeout", type=timeout_argument, default=DEFAULT_TIMEOUT,
+                        help="whole seconds one notebook cell may run, or 'none' for no limit")
     parser.add_argument("--sections-dir", type=Path, default=sections_dir,
                         help="folder of the section scripts")
     return parser
 
 
+@contextlib.contextmanager
+def _signals_stop_the_run() -> Iterator[None]:
+    """SIGINT and SIGTERM stop the run for the `with` block (main thread only)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    stop = _StopOnSignal()
+    before = {s: signal.signal(s, stop) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for signum, handler in before.items():
+            signal.signal(signum, handler)
+
+
 def cli(argv: Sequence[str] | None = None, *, sections_dir: str | Path = "experiments",
         prog: str = "jaxhw-run") -> int:
-    """Run the sections named in `argv`; returns the exit code (1 if any section failed)."""
+    """Run the sections named in `argv`; returns the exit code: 1 if any section failed, 2 for
+    bad arguments or an OUT in use, 130 / 143 when SIGINT / SIGTERM stopped the run."""
     pre = argparse.ArgumentParser(add_help=False)
     pre.add_argument("--sections-dir", type=Path, default=Path(sections_dir))
     folder = pre.parse_known_args(argv)[0].sections_dir
@@ -383,20 +498,56 @@ def cli(argv: Sequence[str] | None = None, *, sections_dir: str | Path = "experi
         print(f"running sections as notebooks needs {', '.join(missing)}: "
               "pip install -e '.[notebooks]' (make run installs it)", file=sys.stderr)
         return 2
+    command = " ".join([prog, *(sys.argv[1:] if argv is None else argv)])
+    holder = (f"the runner pid {os.getpid()} on {socket.gethostname()} since "
+              f"{datetime.now(UTC).isoformat(timespec='seconds')} ({command})")
+    with contextlib.ExitStack() as held:
+        try:
+            args.out.mkdir(parents=True, exist_ok=True)
+            held.enter_context(file_lock(args.out / LOCK_NAME, wait=False, holder=holder))
+        except LockBusy as busy:
+            print(f"--out {args.out} is in use: {busy}; wait for it to finish, or pass another "
+                  "--out", file=sys.stderr)
+            return 2
+        except OSError as err:
+            print(f"cannot use --out {args.out}: {err}", file=sys.stderr)
+            return 2
+        try:
+            with _signals_stop_the_run():
+                return _run(wanted, known, args)
+        except Interrupted as stop:
+            print(f"{stop}: the run stopped; {args.out / 'index.html'} shows what ran",
+                  file=sys.stderr)
+            return 128 + stop.signum
+        except ResultsError as err:
+            print(f"stopped: {err}", file=sys.stderr)
+            return 1
+
+
+def _run(wanted: Sequence[str], known: Mapping[str, Section], args: argparse.Namespace) -> int:
+    """Run `wanted` one after another into args.out; the exit code."""
     failed = []
     for i, sid in enumerate(wanted, 1):
+        if (signum := _signalled()) is not None:  # one whose exception Python dropped
+            raise Interrupted(signum)
         section = known[sid]
         print(f"[{i}/{len(wanted)}] {sid} {section.title}", flush=True)
         params = {} if args.checkpoint_dir is None else {
             "checkpoint_dir": (args.checkpoint_dir / sid).resolve()}
         record = run_section(section, args.out, quick=args.quick, seed=args.seed,
-                             params=params, timeout=args.timeout)
-        shown = args.out / sid / (record["html"] or "metrics.json")
+                             params=params, timeout=args.timeout, sections=known)
+        shown = args.out / sid / (record["html"] or "run.json")
         print(f"    {record['status']} in {record['seconds']:.1f} s -> {shown}", flush=True)
         if record["error"]:
             failed.append(sid)
             print(f"    {record['error']}", file=sys.stderr)
-    print(f"wrote {write_index(args.out, known)}")
+    if (signum := _signalled()) is not None:
+        raise Interrupted(signum)
+    try:
+        print(f"wrote {write_index(args.out, known)}")
+    except OSError as err:
+        raise ResultsError(f"could not write {args.out / 'index.html'} ({_describe(err)})"
+                           ) from err
     if failed:
         print(f"failed sections: {', '.join(failed)}", file=sys.stderr)
         return 1

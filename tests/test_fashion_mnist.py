@@ -12,6 +12,8 @@ import shutil
 import socket
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 import chex
@@ -22,9 +24,11 @@ from tensorflow_datasets.image_classification import mnist
 
 from jaxhw.data import fashion_mnist as fm
 from jaxhw.data import fashion_mnist_cache as fmc
+from jaxhw.data import fashion_mnist_source as fms
 
 FIX = ("apt-get install -y dataset-fashion-mnist", "FASHION_MNIST_DIR")
 REBUILD = ("Delete that folder", "make data", "fashion_mnist.prepare(")
+LOCK = fms.lock_path(Path()).name  # the data dir's prepare lock file
 BOOK_FIRST_TEST_LABELS = [9, 2, 1, 1, 6, 1, 4, 6]  # ankle boot, pullover, trouser, ... (d2l 4.2)
 REPO = Path(__file__).resolve().parents[1]
 
@@ -55,11 +59,20 @@ def _counts(arrays: dict) -> dict[str, int]:
 
 
 @pytest.fixture
-def tiny_prepared(tiny_idx, tfds_data_dir) -> tuple[Path, dict]:
-    """The tiny IDX set prepared under a temporary TFDS data dir: (data_dir, arrays)."""
+def tiny_prepared(tiny_idx, tfds_data_dir, monkeypatch) -> tuple[Path, dict]:
+    """The tiny IDX set prepared under a temporary TFDS data dir: (data_dir, arrays).
+
+    $FASHION_MNIST_DIR names the tiny set, so that every later load checks the copy against it.
+    """
     folder, arrays = tiny_idx
+    monkeypatch.setenv("FASHION_MNIST_DIR", str(folder))
     fm.prepare(tfds_data_dir, source=folder, expected_counts=_counts(arrays))
     return tfds_data_dir, arrays
+
+
+def _tiny_load(split: str, data_dir: Path, arrays: dict, **kwargs):
+    """`fm.load` of the tiny set's split: its counts are expected."""
+    return fm.load(split, data_dir, expected_counts=_counts(arrays), **kwargs)
 
 
 def _assert_same(got: tuple[np.ndarray, np.ndarray], images: np.ndarray,
@@ -70,9 +83,10 @@ def _assert_same(got: tuple[np.ndarray, np.ndarray], images: np.ndarray,
 
 
 def _leftovers(data_dir: Path) -> list[Path]:
-    """Anything under data_dir a later call could mistake for (part of) a dataset."""
-    return [p for p in data_dir.rglob("*") if p.is_file() or "incomplete" in p.name
-            or p.name == fm.VERSION]
+    """Anything under data_dir a later call could mistake for (part of) a dataset (the prepare
+    lock file stays, empty, as a checkpoint folder's does)."""
+    return [p for p in data_dir.rglob("*") if (p.is_file() and p.name != LOCK)
+            or "incomplete" in p.name or p.name == fm.builder_version()]
 
 
 # The builder: same identity as TFDS's own, prepared for real from the tiny IDX set.
@@ -81,7 +95,7 @@ def test_builder_has_stock_name_version_features(tfds_data_dir: Path) -> None:
     ours = fm.builder(tfds_data_dir).info
     stock = mnist.FashionMNIST(data_dir=str(tfds_data_dir)).info
     assert fm.builder_class().name == "fashion_mnist" == fm.NAME
-    assert str(ours.version) == str(stock.version) == fm.VERSION
+    assert str(ours.version) == str(stock.version) == fm.builder_version() == "3.0.1"
     assert ours.features.to_json() == stock.features.to_json()
     assert ours.supervised_keys == stock.supervised_keys == ("image", "label")
     assert ours.disable_shuffling and not stock.disable_shuffling
@@ -106,7 +120,7 @@ def test_stock_data_source_reads_the_files_order(tiny_prepared) -> None:
 
 
 def test_stock_data_source_reads_only_the_stock_version(tiny_idx, tmp_path) -> None:
-    """Why VERSION stays 3.0.1: a bumped version is invisible to `tfds.data_source(name)`."""
+    """Why our builder keeps the stock version: a bumped one is invisible to `tfds.data_source`."""
     folder, arrays = tiny_idx
 
     class Bumped(fm.builder_class(), skip_registration=True):
@@ -124,22 +138,23 @@ def test_stock_data_source_reads_only_the_stock_version(tiny_idx, tmp_path) -> N
 def test_load_keeps_the_files_order_and_caches(tiny_idx, tfds_data_dir) -> None:
     folder, arrays = tiny_idx
     for split, (images, labels) in arrays.items():
-        assert not fm.is_cached(split, tfds_data_dir)
-        got = fm.load(split, tfds_data_dir, source=folder, expected_counts=_counts(arrays))
+        assert not fm.is_cached(split, tfds_data_dir, source=folder,
+                                expected_counts=_counts(arrays))
+        got = _tiny_load(split, tfds_data_dir, arrays, source=folder)
         chex.assert_shape(got[0], (len(labels), 28, 28, 1))
         chex.assert_type(list(got), [np.uint8, np.int32])
         _assert_same(got, images, labels)
-        assert fm.is_cached(split, tfds_data_dir)
-        _assert_same(fm.load(split, tfds_data_dir), images, labels)  # from the cache
-    np.testing.assert_array_equal(fm.load("val", tfds_data_dir)[1], arrays["test"][1])
+        assert fm.is_cached(split, tfds_data_dir, source=folder, expected_counts=_counts(arrays))
+        _assert_same(_tiny_load(split, tfds_data_dir, arrays, source=folder), images, labels)
+    np.testing.assert_array_equal(_tiny_load("val", tfds_data_dir, arrays, source=folder)[1],
+                                  arrays["test"][1])
 
 
-def test_warm_load_in_new_process_reads_only_the_cache(tiny_idx, tfds_data_dir) -> None:
-    folder, arrays = tiny_idx
-    images, labels = fm.load("train", tfds_data_dir, source=folder,
-                             expected_counts=_counts(arrays))
+def test_warm_load_in_new_process_reads_only_the_cache(tiny_prepared) -> None:
+    data_dir, arrays = tiny_prepared  # $FASHION_MNIST_DIR names the tiny set, here and below
+    images, labels = _tiny_load("train", data_dir, arrays)
     code = ("import sys, numpy as np; from jaxhw.data import fashion_mnist as fm; "
-            f"x, y = fm.load('train', {str(tfds_data_dir)!r}); "
+            f"x, y = fm.load('train', {str(data_dir)!r}, expected_counts={_counts(arrays)}); "
             "print(int(x.astype(np.int64).sum()), y.tolist(), "
             "'tensorflow_datasets' in sys.modules, 'jax' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
@@ -150,23 +165,23 @@ def test_warm_load_in_new_process_reads_only_the_cache(tiny_idx, tfds_data_dir) 
 
 def test_corrupt_or_partial_cache_is_rebuilt(tiny_prepared) -> None:
     data_dir, arrays = tiny_prepared
-    fm.load("test", data_dir)
+    _tiny_load("test", data_dir, arrays)
     cache = fm.dataset_dir(data_dir) / fmc.file_name("test", (28, 28))
     for damage in (b"not a zip file", cache.read_bytes()[:1000]):
         cache.write_bytes(damage)
-        assert not fm.is_cached("test", data_dir)
-        _assert_same(fm.load("test", data_dir), *arrays["test"])
-        assert fm.is_cached("test", data_dir)
+        assert not fm.is_cached("test", data_dir, expected_counts=_counts(arrays))
+        _assert_same(_tiny_load("test", data_dir, arrays), *arrays["test"])
+        assert fm.is_cached("test", data_dir, expected_counts=_counts(arrays))
     assert not list(cache.parent.glob("*.tmp-*"))
 
 
 def test_resize_is_bilinear_and_cached(tiny_prepared) -> None:
-    data_dir, _ = tiny_prepared
-    images, labels = fm.load("test", data_dir, resize=(32, 32))
+    data_dir, arrays = tiny_prepared
+    images, labels = _tiny_load("test", data_dir, arrays, resize=(32, 32))
     chex.assert_shape(images, (16, 32, 32, 1))
     chex.assert_type([images, labels], [np.uint8, np.int32])
-    assert fm.is_cached("test", data_dir, resize=(32, 32))
-    base = fm.load("test", data_dir)[0].astype(np.float64)
+    assert fm.is_cached("test", data_dir, resize=(32, 32), expected_counts=_counts(arrays))
+    base = _tiny_load("test", data_dir, arrays)[0].astype(np.float64)
     np.testing.assert_allclose(images.mean(axis=(1, 2, 3)), base.mean(axis=(1, 2, 3)), atol=2.0)
     flat = np.full((2, 28, 28, 1), 77, np.uint8)
     np.testing.assert_array_equal(fm.resize_images(flat, (32, 32)), np.full((2, 32, 32, 1), 77))
@@ -298,8 +313,8 @@ def test_offline_by_default_and_online_only_when_asked(tiny_idx, tfds_data_dir, 
     assert asked[0]["force_checksums_validation"] is True
     assert asked[1] == {n: mnist.FashionMNIST.URL + n for n in fm.FILES.values()}
     assert sorted(p.name for p in manual.iterdir()) == sorted(fm.FILES.values())
-    assert fm.prepare(tfds_data_dir) == target  # prepared once; offline from now on
-    _assert_same(fm.load("train", tfds_data_dir), *arrays["train"])
+    assert fm.prepare(tfds_data_dir, expected_counts=_counts(arrays)) == target  # offline now
+    _assert_same(_tiny_load("train", tfds_data_dir, arrays), *arrays["train"])
 
 
 def test_default_data_dir_is_tfds_default(monkeypatch, tmp_path) -> None:
@@ -429,12 +444,12 @@ def test_failure_while_writing_leaves_nothing_then_retry_works(tiny_idx, tfds_da
 
 def test_swapped_cache_is_rebuilt_not_served(tiny_prepared) -> None:
     data_dir, arrays = tiny_prepared
-    fm.load("train", data_dir), fm.load("test", data_dir)
+    _tiny_load("train", data_dir, arrays), _tiny_load("test", data_dir, arrays)
     target = fm.dataset_dir(data_dir)
     train_cache = target / fmc.file_name("train", (28, 28))
     shutil.copyfile(target / fmc.file_name("test", (28, 28)), train_cache)
-    assert not fm.is_cached("train", data_dir)
-    _assert_same(fm.load("train", data_dir), *arrays["train"])
+    assert not fm.is_cached("train", data_dir, expected_counts=_counts(arrays))
+    _assert_same(_tiny_load("train", data_dir, arrays), *arrays["train"])
     with np.load(train_cache) as cache:
         assert str(cache["split"]) == "train" and int(cache["num_examples"]) == 64
 
@@ -449,8 +464,8 @@ def test_old_format_cache_is_not_served(tiny_prepared) -> None:
                  hashlib.sha256((target / "dataset_info.json").read_bytes()).hexdigest()))
     for name in ("jaxhw-train.npz", fmc.file_name("train", (28, 28))):
         (target / name).write_bytes(buffer.getvalue())
-    assert not fm.is_cached("train", data_dir)
-    _assert_same(fm.load("train", data_dir), *arrays["train"])
+    assert not fm.is_cached("train", data_dir, expected_counts=_counts(arrays))
+    _assert_same(_tiny_load("train", data_dir, arrays), *arrays["train"])
 
 
 def _edit_info(target: Path, edit) -> None:
@@ -500,17 +515,17 @@ def test_damaged_prepared_copy_is_refused_with_how_to_rebuild(case, cached_befor
     data_dir, arrays = tiny_prepared
     target = fm.dataset_dir(data_dir)
     if cached_before:
-        fm.load("train", data_dir)
+        _tiny_load("train", data_dir, arrays)
     damage, message = DAMAGED[case]
     damage(target)
-    assert not fm.is_cached("train", data_dir)
+    assert not fm.is_cached("train", data_dir, expected_counts=_counts(arrays))
     with pytest.raises(fm.FashionMNISTDataError, match=message) as err:
-        fm.load("train", data_dir)
+        _tiny_load("train", data_dir, arrays)
     assert str(target) in str(err.value) and all(fix in str(err.value) for fix in REBUILD)
-    assert not fm.is_cached("train", data_dir)
+    assert not fm.is_cached("train", data_dir, expected_counts=_counts(arrays))
     shutil.rmtree(target)  # the advice given: delete the folder and prepare it again
     fm.prepare(data_dir, source=tiny_idx[0], expected_counts=_counts(arrays))
-    _assert_same(fm.load("train", data_dir), *arrays["train"])
+    _assert_same(_tiny_load("train", data_dir, arrays), *arrays["train"])
 
 
 # Read-only prepared datasets load; a cache that can't be written never fails a load.
@@ -533,21 +548,21 @@ def test_read_only_dataset_caches_in_the_user_cache_dir(tiny_prepared, tmp_path,
     target = fm.dataset_dir(data_dir)
     before = sorted(target.iterdir())
     _refuse_writes_under(monkeypatch, target)
-    _assert_same(fm.load("train", data_dir), *arrays["train"])
+    _assert_same(_tiny_load("train", data_dir, arrays), *arrays["train"])
     assert sorted(target.iterdir()) == before
     user_dir = fmc.cache_dirs(target)[1]
     assert user_dir.is_relative_to(tmp_path / "user-cache" / "jaxhw")
     assert [p.name for p in user_dir.iterdir()] == [fmc.file_name("train", (28, 28))]
-    assert fm.is_cached("train", data_dir)
-    _assert_same(fm.load("train", data_dir), *arrays["train"])
+    assert fm.is_cached("train", data_dir, expected_counts=_counts(arrays))
+    _assert_same(_tiny_load("train", data_dir, arrays), *arrays["train"])
 
 
 def test_nothing_writable_still_loads_with_a_warning(tiny_prepared, monkeypatch) -> None:
     data_dir, arrays = tiny_prepared
     _refuse_writes_under(monkeypatch, None)
     with pytest.warns(RuntimeWarning, match="could not cache the test arrays .*Read-only"):
-        _assert_same(fm.load("test", data_dir), *arrays["test"])
-    assert not fm.is_cached("test", data_dir)
+        _assert_same(_tiny_load("test", data_dir, arrays), *arrays["test"])
+    assert not fm.is_cached("test", data_dir, expected_counts=_counts(arrays))
 
 
 def _read_only_runner(folder: Path) -> list[str] | None:
@@ -579,8 +594,9 @@ def test_truly_read_only_dataset_loads(tiny_prepared, tmp_path) -> None:
             "try:\n    (target / 'probe').write_bytes(b'')\n"
             "except OSError as err:\n    print('read-only:', err.errno in (errno.EROFS, "
             "errno.EACCES))\n"
-            "x, y = fm.load('test', sys.argv[1]); print(y.tolist(), fm.is_cached('test', "
-            "sys.argv[1]))")
+            f"counts = {_counts(arrays)}\n"
+            "x, y = fm.load('test', sys.argv[1], expected_counts=counts)\n"
+            "print(y.tolist(), fm.is_cached('test', sys.argv[1], expected_counts=counts))")
     try:
         out = subprocess.run([*runner, sys.executable, "-c", code, str(data_dir)], cwd=REPO,
                              capture_output=True, text=True, check=True).stdout.splitlines()
@@ -590,7 +606,7 @@ def test_truly_read_only_dataset_loads(tiny_prepared, tmp_path) -> None:
     assert out == ["read-only: True", f"{arrays['test'][1].tolist()} True"]
     user_dir = fmc.cache_dirs(target)[1]
     assert [p.name for p in user_dir.iterdir()] == [fmc.file_name("test", (28, 28))]
-    assert not list(target.glob("jaxhw-*"))
+    assert not list(target.glob("jaxhw-*.npz"))
 
 
 # A copy from before the files' order was kept (TFDS-shuffled records, old caches) is replaced.
@@ -628,8 +644,9 @@ def test_old_shuffled_copy_and_caches_are_replaced(tiny_idx, tfds_data_dir) -> N
     _assert_same(fm.load("test", tfds_data_dir, source=folder, expected_counts=_counts(arrays)),
                  *arrays["test"])
     assert json.loads((target / "dataset_info.json").read_text())["disableShuffling"] is True
-    assert sorted(p.name for p in target.glob("jaxhw-*")) == [fmc.file_name("test", (28, 28))]
-    assert [p.name for p in target.parent.iterdir()] == [fm.VERSION]  # nothing set aside left
+    assert sorted(p.name for p in target.glob("jaxhw-*")) == sorted(
+        [fmc.file_name("test", (28, 28)), fms.RECORD])
+    assert sorted(p.name for p in target.parent.iterdir()) == [LOCK, "3.0.1"]  # none set aside
 
 
 def test_old_copy_is_not_served_when_it_cannot_be_rebuilt(tiny_idx, tfds_data_dir, tmp_path,
@@ -654,6 +671,235 @@ def test_old_copy_is_not_served_when_it_cannot_be_rebuilt(tiny_idx, tfds_data_di
     assert (target / "jaxhw-test.npz").is_file()  # left as it was, and not served
 
 
+# A prepared copy knows its source and counts (issue 22): it is served only for the IDX files
+# that would be used to prepare it now, with the expected counts, warm or cold.
+
+def _write_set(folder: Path, idx_writer, seed: int, sizes: dict[str, int]) -> dict:
+    """Another IDX set (random images, labels covering 0..9) in `folder`: its arrays."""
+    rng = np.random.default_rng(seed)
+    folder.mkdir(parents=True)
+    arrays = {}
+    for split, n in sizes.items():
+        images = rng.integers(0, 256, size=(n, 28, 28), dtype=np.uint8)
+        labels = rng.permutation(np.arange(n) % 10).astype(np.uint8)
+        idx_writer(folder / fm.FILES[split, "images"], images)
+        idx_writer(folder / fm.FILES[split, "labels"], labels)
+        arrays[split] = images, labels
+    return arrays
+
+
+def _count_prepares(monkeypatch: pytest.MonkeyPatch) -> list:
+    """The builder's download_and_prepare, spied on: one entry per prepare."""
+    calls = []
+    prepare = fm.builder_class().download_and_prepare
+
+    def spy(self, **kwargs):
+        calls.append(str(self.version))
+        return prepare(self, **kwargs)
+
+    monkeypatch.setattr(fm.builder_class(), "download_and_prepare", spy)
+    return calls
+
+
+@pytest.mark.parametrize("named_by", ["argument", "environment"])
+def test_a_copy_is_served_only_for_the_source_named(named_by, tiny_prepared, idx_writer,
+                                                     tmp_path, monkeypatch) -> None:
+    # Before: once prepared from set A, load(source=B) and $FASHION_MNIST_DIR=B returned A's.
+    data_dir, arrays = tiny_prepared
+    _tiny_load("test", data_dir, arrays)  # A, warm
+    other = tmp_path / "other"
+    other_arrays = _write_set(other, idx_writer, seed=1, sizes=_counts(arrays))
+    if named_by == "environment":
+        monkeypatch.setenv("FASHION_MNIST_DIR", str(other))
+        got = _tiny_load("test", data_dir, arrays)
+    else:
+        got = _tiny_load("test", data_dir, arrays, source=other)
+    _assert_same(got, *other_arrays["test"])
+    assert fm.is_cached("test", data_dir, source=other, expected_counts=_counts(arrays))
+    assert not fm.is_cached("test", data_dir, source=tmp_path / "idx",
+                            expected_counts=_counts(arrays))
+    _assert_same(_tiny_load("test", data_dir, arrays, source=tmp_path / "idx"), *arrays["test"])
+
+
+def test_replaced_idx_files_are_noticed_and_a_touched_file_is_hashed_once(
+        tiny_prepared, idx_writer, monkeypatch) -> None:
+    data_dir, arrays = tiny_prepared
+    folder = Path(os.environ["FASHION_MNIST_DIR"])
+    _tiny_load("test", data_dir, arrays)
+    prepares = _count_prepares(monkeypatch)
+    new_images = arrays["test"][0][::-1].copy()
+    idx_writer(folder / fm.FILES["test", "images"], new_images)  # replaced in place
+    _assert_same(_tiny_load("test", data_dir, arrays), new_images, arrays["test"][1])
+    assert len(prepares) == 1
+    hashed = []
+    digest = fms.digest
+    monkeypatch.setattr(fms, "digest", lambda f: hashed.append(f) or digest(f))
+    path = folder / fm.FILES["train", "labels"]
+    os.utime(path, ns=(path.stat().st_atime_ns, path.stat().st_mtime_ns + 10**9))  # same bytes
+    for _ in range(3):
+        _assert_same(_tiny_load("test", data_dir, arrays), new_images, arrays["test"][1])
+    assert len(prepares) == 1 and hashed == [folder]  # hashed once, then its stat remembered
+    timings = {}
+    for name, touch in (("stat check", False), ("digest", True)):
+        start = time.perf_counter()
+        if touch:
+            os.utime(path, ns=(path.stat().st_atime_ns, path.stat().st_mtime_ns + 10**9))
+        _tiny_load("test", data_dir, arrays)
+        timings[name] = f"{1e3 * (time.perf_counter() - start):.1f} ms"
+    print("warm load of the tiny test split:", timings)
+
+
+def test_expected_counts_are_enforced_on_every_load(tiny_prepared, idx_writer, tmp_path,
+                                                     monkeypatch) -> None:
+    # Before: prepared from a 64/16 set, load("test") (10,000 expected) returned 16 examples.
+    data_dir, arrays = tiny_prepared
+    _tiny_load("test", data_dir, arrays)  # warm
+    target = fm.dataset_dir(data_dir)
+    with pytest.raises(fm.FashionMNISTDataError, match="hold 64 examples, expected 60000 for "
+                       "the train split: not the full FashionMNIST split"):
+        fm.load("test", data_dir)  # the files named ($FASHION_MNIST_DIR) can't give 10,000
+    _assert_same(_tiny_load("test", data_dir, arrays), *arrays["test"])  # still there, warm
+    monkeypatch.delenv("FASHION_MNIST_DIR")
+    monkeypatch.setattr(fm, "DEBIAN_DIR", tmp_path / "no-debian")
+    assert not fm.is_cached("test", data_dir)
+    with pytest.raises(fm.FashionMNISTDataError, match=r"holds \{'train': 64, 'test': 16\} "
+                       r"examples where \{'train': 60000, 'test': 10000\} are expected; "
+                       "rebuilding it needs the IDX files") as err:
+        fm.load("test", data_dir)
+    assert str(target) in str(err.value) and all(fix in str(err.value) for fix in FIX)
+    # With no IDX files found, the copy is served as prepared, for its own counts.
+    _assert_same(_tiny_load("test", data_dir, arrays), *arrays["test"])
+    debian = tmp_path / "debian"
+    sizes = {"train": 32, "test": 8}
+    debian_arrays = _write_set(debian, idx_writer, seed=2, sizes=sizes)
+    monkeypatch.setattr(fm, "DEBIAN_DIR", debian)
+    _assert_same(fm.load("test", data_dir, expected_counts=sizes), *debian_arrays["test"])
+    assert fm.is_cached("test", data_dir, expected_counts=sizes)
+
+
+def test_a_copy_without_a_source_record_is_rebuilt_once(tiny_prepared, monkeypatch) -> None:
+    # Copies prepared by jaxhw before copies recorded their source.
+    data_dir, arrays = tiny_prepared
+    target = fm.dataset_dir(data_dir)
+    _tiny_load("test", data_dir, arrays)
+    (target / fms.RECORD).unlink()
+    prepares = _count_prepares(monkeypatch)
+    for _ in range(2):
+        _assert_same(_tiny_load("test", data_dir, arrays), *arrays["test"])
+    assert len(prepares) == 1
+    record = fms.read_record(target)
+    assert record["sha256"] == fms.digest(Path(os.environ["FASHION_MNIST_DIR"]))
+    assert record["counts"] == _counts(arrays)
+
+
+def test_a_tfds_version_change_is_prepared_once(tiny_prepared, monkeypatch) -> None:
+    # Before: VERSION = "3.0.1" was a constant; with a builder at 3.0.2 the data landed in 3.0.2
+    # while jaxhw looked in 3.0.1, and it prepared again on every load.
+    data_dir, arrays = tiny_prepared
+    _tiny_load("test", data_dir, arrays)
+    monkeypatch.setattr(fm.builder_class(), "VERSION", tfds.core.Version("3.0.2"))
+    monkeypatch.setattr(fm, "_tfds_release", lambda: "99.0.0", raising=False)  # the new TFDS
+    prepares = _count_prepares(monkeypatch)
+    for _ in range(3):
+        _assert_same(_tiny_load("test", data_dir, arrays), *arrays["test"])
+    assert prepares == ["3.0.2"]
+    assert fm.dataset_dir(data_dir) == data_dir / "fashion_mnist" / "3.0.2"
+    assert (data_dir / "fashion_mnist" / "3.0.1" / fms.RECORD).is_file()  # the older TFDS's
+
+
+# One prepare at a time per data dir (issue 22).
+
+def test_concurrent_first_loads_all_succeed(tiny_idx, tfds_data_dir, tmp_path) -> None:
+    # Before: every process but one died with TFDS's FileExistsError ("Cannot rename ...").
+    folder, arrays = tiny_idx
+    gate = tmp_path / "gate"
+    code = ("import sys, time; from pathlib import Path; "
+            "from jaxhw.data import fashion_mnist as fm\n"
+            "fm.builder_class(); Path(sys.argv[1]).touch()\n"  # TFDS imported, then ready
+            f"while not Path({str(gate)!r}).exists(): time.sleep(0.002)\n"
+            f"x, y = fm.load('test', {str(tfds_data_dir)!r}, source={str(folder)!r}, "
+            f"expected_counts={_counts(arrays)}); print(y.tolist())")
+    ready = [tmp_path / f"ready-{i}" for i in range(2)]
+    procs = [subprocess.Popen([sys.executable, "-c", code, str(r)], cwd=REPO, text=True,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE) for r in ready]
+    try:
+        deadline = time.monotonic() + 120
+        while not all(r.exists() for r in ready) and time.monotonic() < deadline:
+            assert all(p.poll() is None for p in procs), [p.communicate() for p in procs]
+            time.sleep(0.01)
+        gate.touch()  # the two processes and this one load at once
+        mine = _tiny_load("test", tfds_data_dir, arrays, source=folder)
+        outputs = [p.communicate(timeout=120) for p in procs]
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+    assert [p.returncode for p in procs] == [0, 0], [err for _, err in outputs]
+    assert [out.strip() for out, _ in outputs] == [str(arrays["test"][1].tolist())] * 2
+    _assert_same(mine, *arrays["test"])
+    assert sorted(p.name for p in (tfds_data_dir / "fashion_mnist").iterdir()) == [LOCK, "3.0.1"]
+
+
+def test_a_copy_being_read_is_not_replaced_until_the_reader_is_done(
+        tiny_idx, idx_writer, tfds_data_dir, tmp_path, monkeypatch) -> None:
+    folder, arrays = tiny_idx
+    counts = _counts(arrays)
+    fm.prepare(tfds_data_dir, source=folder, expected_counts=counts)  # not cached: read TFDS
+    target = fm.dataset_dir(tfds_data_dir)
+    other = tmp_path / "other"
+    other_arrays = _write_set(other, idx_writer, seed=1, sizes=counts)
+    reading, go_on = threading.Event(), threading.Event()
+    read = fm.read_data_source
+
+    def slow_read(ds):
+        reading.set()
+        go_on.wait(60)
+        return read(ds)
+
+    results = {}
+
+    def run(name, **kwargs):
+        try:
+            results[name] = _tiny_load("test", tfds_data_dir, arrays, **kwargs)
+        except Exception as err:  # reported by the asserts below
+            results[name] = err
+
+    monkeypatch.setattr(fm, "read_data_source", slow_read)
+    reader = threading.Thread(target=run, args=("reader",), kwargs={"source": folder})
+    rebuilder = threading.Thread(target=run, args=("rebuilder",), kwargs={"source": other})
+    try:
+        reader.start()
+        assert reading.wait(60)
+        monkeypatch.setattr(fm, "read_data_source", read)
+        rebuilder.start()
+        rebuilder.join(1.0)
+        assert rebuilder.is_alive(), "the rebuild did not wait for the reader"
+        assert fms.read_record(target)["sha256"] == fms.digest(folder)  # the reader's copy
+    finally:
+        go_on.set()
+        reader.join(60)
+        rebuilder.join(60)
+    _assert_same(results["reader"], *arrays["test"])
+    _assert_same(results["rebuilder"], *other_arrays["test"])
+
+
+def test_leftovers_of_killed_prepares_are_removed_by_the_next_prepare(tiny_prepared) -> None:
+    # Before: a SIGKILL during prepare left TFDS's incomplete.* folder (36 MB) for good, and
+    # one during the stale-copy cleanup left <version>.stale-<pid>.
+    data_dir, arrays = tiny_prepared
+    target = fm.dataset_dir(data_dir)
+    incomplete = target.parent / "incomplete.0123456789abcdef0123456789abcdef_3.0.1"
+    stale = target.parent / "3.0.1.stale-4242"
+    for leftover in (incomplete, stale):
+        leftover.mkdir()
+        (leftover / "dataset_info.json").write_text("{}")
+    shards = {p.name: p.stat().st_mtime_ns for p in target.glob("*.array_record-*")}
+    assert fm.prepare(data_dir, expected_counts=_counts(arrays)) == target
+    assert sorted(p.name for p in target.parent.iterdir()) == [LOCK, "3.0.1"]
+    assert {p.name: p.stat().st_mtime_ns for p in target.glob("*.array_record-*")} == shards
+
+
 # Quick subsets stay class-balanced.
 
 def test_balanced_subset_takes_classes_in_turns() -> None:
@@ -675,20 +921,20 @@ def test_balanced_subset_takes_classes_in_turns() -> None:
 
 def test_load_splits_picks_balanced_subsets_and_checks(tiny_prepared) -> None:
     data_dir, arrays = tiny_prepared
-    (X, y), (Xv, yv) = fm.load_splits(20, 10, data_dir=data_dir)
+    (X, y), (Xv, yv) = fm.load_splits(20, 10, data_dir=data_dir, expected_counts=_counts(arrays))
     chex.assert_shape([X, y, Xv, yv], [(20, 28, 28, 1), (20,), (10, 28, 28, 1), (10,)])
     chex.assert_type([X, y], [np.uint8, np.int32])
     np.testing.assert_array_equal(np.bincount(y, minlength=10), np.full(10, 2))
     np.testing.assert_array_equal(np.bincount(yv, minlength=10), np.ones(10))
     keep = fm.balanced_subset(arrays["train"][1], 20)
     _assert_same((X, y), arrays["train"][0][keep], arrays["train"][1][keep])
-    (X_all, _), _ = fm.load_splits(data_dir=data_dir)
+    (X_all, _), _ = fm.load_splits(data_dir=data_dir, expected_counts=_counts(arrays))
     assert len(X_all) == 64
     for bad, arg in ((0, "num_train"), (65, "num_train"), (2.5, "num_train"), (True, "num_train")):
         with pytest.raises(ValueError, match=rf"{arg} must be None or an integer in 1\.\.64"):
-            fm.load_splits(bad, 4, data_dir=data_dir)
+            fm.load_splits(bad, 4, data_dir=data_dir, expected_counts=_counts(arrays))
     with pytest.raises(ValueError, match=r"num_val must be None or an integer in 1\.\.16"):
-        fm.load_splits(4, -1, data_dir=data_dir)
+        fm.load_splits(4, -1, data_dir=data_dir, expected_counts=_counts(arrays))
 
 
 # The real data, where installed (`make test` installs it when it can).

@@ -7,7 +7,12 @@ place (tests/test_notebooks.py runs one section through a real kernel).
 import fnmatch
 import html
 import json
+import os
 import re
+import resource
+import signal
+import sys
+import time
 import tomllib
 from pathlib import Path
 
@@ -97,7 +102,7 @@ def test_help_lists_the_sections_and_every_default(capsys):
     assert "2.3  Linear Algebra" in text and "sweep" in text
     flat = " ".join(text.split())
     for default in ("(default: results)", "(default: 0)", "(default: False)",
-                    "(default: None)", "(default: 3600.0)"):
+                    "(default: None)", "(default: 3600)"):
         assert default in flat
 
 
@@ -252,3 +257,227 @@ def test_missing_notebook_tools_are_named_before_anything_runs(tmp_path, monkeyp
     assert cli(["2.3", "--out", str(tmp_path / "out")]) == 2
     assert "needs nbclient: pip install -e '.[notebooks]'" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
+
+
+# ------------------------------------------------- nothing stale, mixed or half-written (issue 22)
+def _tiny_sections(folder: Path, ids=("6.1", "6.1-exercises", "6.2", "6.2-exercises")) -> Path:
+    """Section scripts (a parameters cell, one trivial cell) for `ids` in `folder`."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for sid in ids:
+        chapter, section = runner.book_section(sid).split(".")
+        topic = "exercises" if sid.endswith(runner.EXERCISES) else "topic"
+        (folder / f"s{chapter}_{section}_{topic}.py").write_text(
+            f'# %% [markdown]\n# # {sid} Title\n\n# %% tags=["parameters"]\nquick = False\n'
+            'seed = 0\nout_dir = "r"\n\n# %%\nx = 1\n')
+    return folder
+
+
+@pytest.fixture
+def quick_pages(monkeypatch):
+    """A one-line page instead of nbconvert's (a second per page), for tests of bookkeeping."""
+    monkeypatch.setattr(runner, "render_html", lambda nb, title, banner: f"<p>{banner}</p>")
+
+
+def _statuses(out: Path) -> dict[str, str]:
+    """Each section's and exercises notebook's status as the index shows it, by id."""
+    shown = {}
+    for sid, cells in _index_rows(out).items():
+        shown[sid] = cells[2]
+        if cells[7].startswith("exercises: "):  # "exercises: not run"
+            shown[f"{sid}-exercises"] = cells[7].removeprefix("exercises: ")
+        elif cells[7].startswith("exercises · "):  # "exercises · <status> · seed ..."
+            shown[f"{sid}-exercises"] = cells[7].split(" · ")[1]
+    return shown
+
+
+def test_the_index_says_what_is_running_interrupted_or_lost(tmp_path, monkeypatch,
+                                                             quick_pages):
+    # Before: the index was written only after the last section, while each section's old
+    # files went as it started: a runner killed mid-run left "ok" rows linking to deleted pages.
+    sections = _tiny_sections(tmp_path / "sections")
+    out = tmp_path / "out"
+    argv = ["--sections-dir", str(sections), "--out", str(out)]
+    monkeypatch.setattr(runner, "execute", lambda nb, cwd, timeout: None)
+    assert runner.cli(["all", *argv]) == 0
+    (out / "6.2" / "6.2.html").unlink()  # lost since
+    (out / "6.2-exercises" / "6.2-exercises.html").unlink()
+    dead = json.loads((out / "6.1-exercises" / "run.json").read_text())
+    dead.update(status="running", pid=2**31 - 1)  # as a runner killed mid-section leaves it
+    (out / "6.1-exercises" / "run.json").write_text(json.dumps(dead))
+    seen = {}
+
+    def execute(nb, cwd, timeout):  # what a kill at this moment would leave
+        seen["index"] = _statuses(out)
+        seen["files"] = sorted(p.name for p in Path(cwd).iterdir())
+
+    monkeypatch.setattr(runner, "execute", execute)
+    assert runner.cli(["6.1", *argv]) == 0
+    assert seen["index"]["6.1"].startswith("running since ")
+    assert seen["files"] == ["run.json"]  # the earlier run's page went after the index said so
+    assert seen["index"]["6.1-exercises"] == (
+        "interrupted: its runner stopped before the section finished")
+    assert seen["index"]["6.2"] == "ok; files lost since: 6.2.html"
+    assert seen["index"]["6.2-exercises"] == "ok; files lost since: 6.2-exercises.html"
+    assert _statuses(out)["6.1"] == "ok"
+    page = (out / "index.html").read_text()
+    assert 'href="6.2/run.json"' in page and 'href="6.1/6.1.html"' in page
+    assert [p.name for p in out.glob(".*")] == [runner.LOCK_NAME]  # no temporary file left
+
+
+def test_an_interrupt_is_recorded_and_stops_the_run(tmp_path, monkeypatch, capsys):
+    sections = _tiny_sections(tmp_path / "sections")
+    out = tmp_path / "out"
+
+    def execute(nb, cwd, timeout):  # as runner.execute raises when SIGINT arrives
+        raise runner.Interrupted(2)
+
+    monkeypatch.setattr(runner, "execute", execute)
+    assert runner.cli(["all", "--sections-dir", str(sections), "--out", str(out)]) == 130
+    record = json.loads((out / "6.1" / "run.json").read_text())
+    assert (record["status"], record["error"]) == ("interrupted", "SIGINT stopped the run")
+    statuses = _statuses(out)
+    assert statuses["6.1"] == "interrupted: SIGINT stopped the run"
+    assert statuses["6.1-exercises"] == "not run" and statuses["6.2"] == "not run"
+    assert "interrupted by SIGINT: the run stopped" in capsys.readouterr().err
+
+
+def test_sigterm_while_the_runner_itself_works_stops_the_run(tmp_path, monkeypatch, capsys,
+                                                             quick_pages):
+    sections = _tiny_sections(tmp_path / "sections")
+    out = tmp_path / "out"
+    before = signal.getsignal(signal.SIGTERM)
+
+    def execute(nb, cwd, timeout):  # the signal arrives outside any kernel's event loop
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(30)  # cut short by the handler
+
+    monkeypatch.setattr(runner, "execute", execute)
+    assert runner.cli(["all", "--sections-dir", str(sections), "--out", str(out)]) == 143
+    assert signal.getsignal(signal.SIGTERM) is before
+    assert _statuses(out)["6.1"] == "interrupted: SIGTERM stopped the run"
+    assert _statuses(out)["6.1-exercises"] == "not run"
+    assert "interrupted by SIGTERM: the run stopped" in capsys.readouterr().err
+
+
+class _SignalInDel:
+    """Sends a signal from inside `__del__`, where Python prints and drops what a handler
+    raises (as in a garbage-collection callback: JAX has one)."""
+
+    def __init__(self, signum: int) -> None:
+        self.signum = signum
+
+    def __del__(self) -> None:
+        os.kill(os.getpid(), self.signum)
+        for _ in range(1000):  # the handler runs between these bytecodes
+            pass
+
+
+def test_a_signal_whose_exception_python_dropped_still_stops_the_run(tmp_path, monkeypatch,
+                                                                     capsys, quick_pages):
+    sections = _tiny_sections(tmp_path / "sections")
+    out = tmp_path / "out"
+    dropped = []
+    monkeypatch.setattr(sys, "unraisablehook", lambda what: dropped.append(what.exc_value))
+
+    def execute(nb, cwd, timeout):
+        _SignalInDel(signal.SIGTERM)  # finalized at once; the section itself ends normally
+
+    monkeypatch.setattr(runner, "execute", execute)
+    assert runner.cli(["all", "--sections-dir", str(sections), "--out", str(out)]) == 143
+    assert [type(e) for e in dropped] == [runner.Interrupted]
+    statuses = _statuses(out)
+    assert statuses["6.1"] == "ok" and statuses["6.1-exercises"] == "not run"
+    assert "interrupted by SIGTERM: the run stopped" in capsys.readouterr().err
+
+
+def test_a_second_runner_on_one_out_is_refused_naming_the_first(tmp_path, monkeypatch,
+                                                                 capsys, quick_pages):
+    # Before: two runners on one --out mixed their files (one seed's run.json beside the other
+    # seed's PNG) and the index named only one of them.
+    sections = _tiny_sections(tmp_path / "sections")
+    out = tmp_path / "out"
+    argv = ["--sections-dir", str(sections), "--out", str(out)]
+    second = {}
+
+    def execute(nb, cwd, timeout):
+        if not second:
+            second["code"] = runner.cli(["6.2", "--seed", "2", *argv])
+            second["err"] = capsys.readouterr().err
+
+    monkeypatch.setattr(runner, "execute", execute)
+    assert runner.cli(["6.1", "--seed", "1", *argv]) == 0
+    assert second["code"] == 2
+    assert re.search(rf"--out {re.escape(str(out))} is in use: .* held by the runner pid "
+                     rf"{os.getpid()} on .* \(jaxhw-run 6.1 --seed 1 ", second["err"])
+    assert not (out / "6.2").exists()
+    assert runner.cli(["6.2", "--seed", "2", *argv]) == 0  # free again once the first is done
+
+
+@pytest.mark.parametrize("value", ["2.5", "nan", "inf", "0", "-1", "1e3", "", "ten"])
+def test_a_bad_timeout_is_refused_before_anything_is_deleted(value, tmp_path, capsys,
+                                                             notebooks_run):
+    # Before: --timeout 2.5 (nan, inf) failed every section with nbclient's TraitError after
+    # the earlier results were removed; 0 and -1 silently meant no limit.
+    earlier = tmp_path / "out" / "2.3"
+    earlier.mkdir(parents=True)
+    for name in ("run.json", "2.3.html", "metrics.json"):
+        (earlier / name).write_text("an earlier run's")
+    with pytest.raises(SystemExit) as exit_info:
+        cli(["2.3", "--timeout", value, "--out", str(earlier.parent)])
+    assert exit_info.value.code == 2
+    assert ("argument --timeout: timeout must be a whole number of seconds >= 1, or 'none' "
+            "for no limit") in capsys.readouterr().err
+    assert sorted(p.name for p in earlier.iterdir()) == ["2.3.html", "metrics.json", "run.json"]
+    assert not notebooks_run
+
+
+@pytest.mark.parametrize(("value", "expected"), [("7", 7), ("none", None), ("None", None)])
+def test_a_timeout_is_whole_seconds_or_none(value, expected, tmp_path, monkeypatch):
+    given = []
+    monkeypatch.setattr(runner, "execute", lambda nb, cwd, timeout: given.append(timeout))
+    monkeypatch.setattr(runner, "render_html", lambda nb, title, banner: "<p>page</p>")
+    assert cli(["2.3", "--timeout", value, "--out", str(tmp_path)]) == 0
+    assert given == [expected]
+    for bad in (2.5, 0, True, float("inf")):
+        with pytest.raises(ValueError, match="timeout must be a whole number of seconds"):
+            runner.check_timeout(bad)
+
+
+def _file_size_limit(limit: int | None) -> None:
+    """Refuse, as a full disk would, every write that makes a file longer than `limit` bytes
+    (None: lift it again). The kernel's EFBIG stands in for ENOSPC."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+    signal.signal(signal.SIGXFSZ, signal.SIG_DFL if limit is None else signal.SIG_IGN)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (hard if limit is None else limit, hard))
+
+
+@pytest.mark.parametrize("limit", [100_000, 0])
+def test_a_full_disk_fails_the_section_and_the_run_goes_on_or_stops_clearly(
+        limit, tmp_path, monkeypatch, capsys):
+    # Before: the page, notebook and run.json were written outside the error handling and not
+    # atomically: the runner crashed, leaving a truncated .html, and skipped the index.
+    sections = _tiny_sections(tmp_path / "sections")
+    out = tmp_path / "out"
+
+    def execute(nb, cwd, timeout):  # 100 kB takes run.json and the index, not the page
+        _file_size_limit(limit if Path(cwd).name == "6.1" else None)
+
+    monkeypatch.setattr(runner, "execute", execute)
+    monkeypatch.setattr(runner, "render_html", lambda nb, title, banner: "x" * 200_000)
+    try:
+        code = runner.cli(["6.1", "6.2", "--sections-dir", str(sections), "--out", str(out)])
+    finally:
+        _file_size_limit(None)
+    err = capsys.readouterr().err
+    assert code == 1
+    assert not list(out.rglob(".*.tmp-*")) and not (out / "6.1" / "6.1.html").exists()
+    if limit:
+        record = json.loads((out / "6.1" / "run.json").read_text())
+        assert record["status"] == "failed" and record["html"] is None
+        assert record["error"].startswith("could not write its notebook and page: OSError: "
+                                          "[Errno 27] File too large")
+        assert _statuses(out)["6.2"] == "ok" and "failed sections: 6.1" in err
+    else:
+        assert "stopped: could not record 6.1's run in" in err and "File too large" in err
+        assert "free some space or pass another --out" in err
+        assert not (out / "6.2").exists()

@@ -5,7 +5,8 @@
 # Places, in the order jaxhw.data.fashion_mnist looks: $FASHION_MNIST_DIR, then Debian's folder
 # (also the TFDS manual dir, which this script does not manage). The TFDS copy keeps the IDX
 # files' order: an older copy whose records TFDS shuffled (TFDS's stock builder, or jaxhw before
-# it kept the order) is replaced, with its caches; a damaged copy is reported with the fix.
+# it kept the order) is replaced, with its caches; a damaged copy is reported with the fix. A
+# copy prepared from other IDX files (or before copies recorded their source) is prepared again.
 set -u
 debian_dir=/usr/share/datasets/fashion-mnist
 files="train-images-idx3-ubyte.gz train-labels-idx1-ubyte.gz t10k-images-idx3-ubyte.gz t10k-labels-idx1-ubyte.gz"

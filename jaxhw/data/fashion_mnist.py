@@ -5,7 +5,7 @@ manual dir or Debian's `dataset-fashion-mnist`) -> `FashionMNIST`, a TFDS builde
 stock `fashion_mnist` name, features, splits and version, given the folder as its manual dir
 (`DownloadConfig(manual_dir=...)`) -> `array_record` under the TFDS data dir, written with
 shuffling disabled so the examples keep the IDX files' order (the book's, torchvision's and
-Keras's) -> `tfds.data_source`, read once per split into uint8 arrays -> a `.npz` cache
+Keras's) -> the builder's data source, read once per split into uint8 arrays -> a `.npz` cache
 (`fashion_mnist_cache`). Later loads, in any process, read only that cache: neither TensorFlow
 Datasets (0.6 s to import) nor JAX is imported on that path.
 
@@ -13,7 +13,17 @@ Nothing is served silently wrong (`fashion_mnist_files`): IDX files are checked 
 labels, and counts of 60,000 / 10,000 unless `expected_counts` says otherwise), a prepared copy
 is checked against its array_record files (damage raises FashionMNISTDataError saying how to
 rebuild), an older copy that TFDS shuffled is replaced, and a cache is served only for the same
-split and source.
+split and source. A prepared copy knows its source (`fashion_mnist_source`): it is served, warm
+or cold, only for the IDX files that would be used to prepare it now and with the expected
+counts, and is rebuilt (or refused, with the reason) otherwise.
+
+One prepare at a time per data dir: preparing holds an exclusive `flock` on
+`<data_dir>/fashion_mnist/.jaxhw-prepare.lock`, reading a shared one, so concurrent first loads
+all succeed (one prepares, the others wait, then read) and no copy is replaced while another
+process reads it. Leftovers of killed prepares (TFDS's `incomplete.*`, our `*.stale-*`) are
+removed by the next prepare. The version folder is the builder's (TFDS's `fashion_mnist`
+version); the record lists the TFDS releases known to use it, so that a warm load finds it
+without importing TFDS.
 
 TensorFlow is never needed: the builder yields `PIL.Image`s (TFDS encodes those with PIL,
 numpy images would go through TF's PNG encoder) and `data_source` decodes with PIL. Nothing
@@ -22,7 +32,10 @@ touches the network unless `online=True` is asked for.
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import functools
+import importlib.metadata
 import os
 import shutil
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -32,6 +45,7 @@ from typing import Any
 import numpy as np
 
 from jaxhw.data import fashion_mnist_cache as cache
+from jaxhw.data import fashion_mnist_source as src
 from jaxhw.data.fashion_mnist_files import (
     FILES,
     HOW_TO_GET,
@@ -41,18 +55,15 @@ from jaxhw.data.fashion_mnist_files import (
     FashionMNISTDataError,
     check_counts,
     damaged,
+    held_counts,
     prepared_state,
     read_split,
 )
 from jaxhw.data.fashion_mnist_files import STANDARD_COUNTS as STANDARD_COUNTS
 from jaxhw.data.fashion_mnist_files import read_idx as read_idx
-from jaxhw.files import write_atomic
+from jaxhw.files import file_lock, write_atomic
 
 NAME = "fashion_mnist"
-# TFDS's `fashion_mnist` version, kept though our records are now in the files' order: the stock
-# `tfds.data_source("fashion_mnist")` reads only this version. Older shuffled copies are told
-# apart by dataset_info.json's `disableShuffling` and replaced (see `prepare`).
-VERSION = "3.0.1"
 SPLIT_ALIASES = {"val": "test", "validation": "test"}
 DEBIAN_DIR = Path("/usr/share/datasets/fashion-mnist")
 TEXT_LABELS = ("t-shirt", "trouser", "pullover", "dress", "coat",
@@ -65,10 +76,40 @@ def default_data_dir() -> Path:
                 or os.path.join(os.path.expanduser("~"), "tensorflow_datasets"))
 
 
+def _root(data_dir: str | Path | None) -> Path:
+    return Path(data_dir).expanduser() if data_dir is not None else default_data_dir()
+
+
+def builder_version() -> str:
+    """The version of TFDS's `fashion_mnist` builder (ours keeps it), e.g. "3.0.1"."""
+    return str(builder_class().VERSION)
+
+
+@functools.cache
+def _tfds_release() -> str:
+    """The installed TensorFlow Datasets release, read without importing it."""
+    for dist in ("tensorflow-datasets", "tfds-nightly"):
+        with contextlib.suppress(importlib.metadata.PackageNotFoundError):
+            return f"{dist} {importlib.metadata.version(dist)}"
+    return "unknown"
+
+
+def _known_version(root: Path) -> str | None:
+    """The version whose prepared copy's record lists this TFDS release (no TFDS import)."""
+    return src.known_version([p.parent for p in (root / NAME).glob(f"*/{src.RECORD}")],
+                             _tfds_release())
+
+
+def _version(root: Path) -> str:
+    """The builder's version: from a prepared copy's record when one lists this TFDS release,
+    else from the builder itself."""
+    return _known_version(root) or builder_version()
+
+
 def dataset_dir(data_dir: str | Path | None = None) -> Path:
-    """Folder of the prepared dataset: <data_dir>/fashion_mnist/<version>."""
-    root = Path(data_dir).expanduser() if data_dir is not None else default_data_dir()
-    return root / NAME / VERSION
+    """Folder of the prepared dataset: <data_dir>/fashion_mnist/<the builder's version>."""
+    root = _root(data_dir)
+    return root / NAME / _version(root)
 
 
 def _has_all_files(folder: Path) -> bool:
@@ -171,38 +212,131 @@ def download_config(manual_dir: str | Path) -> Any:
 
 def prepare(data_dir: str | Path | None = None, source: str | Path | None = None,
             online: bool = False, *, expected_counts: Mapping[str, int] | None = None) -> Path:
-    """Write the ordered array_record dataset unless a sound copy is there; return its folder.
+    """Write the ordered array_record dataset unless a sound copy of the same source is there;
+    return its folder.
 
-    An older copy whose records TFDS shuffled (TFDS's stock builder, jaxhw before it kept the
-    files' order) is replaced; a damaged one raises FashionMNISTDataError saying how to rebuild
-    it. Offline unless `online=True`: then, without local IDX files, the four upstream files
-    are downloaded (TFDS's registered checksums checked) into the TFDS manual dir first.
+    The copy is kept when it holds `expected_counts` examples and was prepared from the IDX
+    files found now (`locate_source`; compared by digest), else rebuilt from them. An older copy
+    whose records TFDS shuffled (TFDS's stock builder, jaxhw before it kept the files' order) is
+    replaced; a damaged one raises FashionMNISTDataError saying how to rebuild it. Offline
+    unless `online=True`: then, without local IDX files, the four upstream files are downloaded
+    (TFDS's registered checksums checked) into the TFDS manual dir first.
     """
     counts = check_counts(expected_counts)
-    target = dataset_dir(data_dir)
-    state = prepared_state(target)
-    if state == "sound":
-        return target
+    root = _root(data_dir)
+    with _locked(root, shared=False):
+        return _prepare_locked(root, source, online, counts)
+
+
+_NO_LOCK = (errno.EROFS, errno.EACCES, errno.EPERM, errno.ENOLCK)
+
+
+def _locked(root: Path, *, shared: bool) -> contextlib.ExitStack:
+    """The data dir's prepare lock, held until the returned stack is closed (`with`).
+
+    Shared to read a prepared copy, exclusive to prepare one. Where no lock file can be made
+    (a read-only data dir, a file system without locks) nothing is held: nobody can prepare
+    in a read-only folder, and reading needs the lock only while someone might.
+    """
+    stack = contextlib.ExitStack()
+    folder = root / NAME
     try:
-        folder = locate_source(source, _manual_dir(target))
-    except FashionMNISTDataError as err:
-        if online and source is None:
-            folder = download_upstream(_manual_dir(target))
-        elif state == "stale":
-            raise FashionMNISTDataError(
-                f"{target} holds an older FashionMNIST copy whose records TFDS shuffled, which "
-                f"jaxhw does not serve; rebuilding it in the files' order needs them: {err}"
-            ) from err
-        else:
+        if not shared:
+            folder.mkdir(parents=True, exist_ok=True)
+        if folder.is_dir():
+            stack.enter_context(file_lock(src.lock_path(folder), shared=shared))
+    except OSError as err:
+        if err.errno not in _NO_LOCK:
             raise
-    _remove_stale(target)
-    builder(data_dir, expected_counts=counts).download_and_prepare(
+    return stack
+
+
+def _served(root: Path, source: str | Path | None, counts: Mapping[str, int]) -> Path | None:
+    """The prepared copy if it may be served as it is: its record lists this TFDS release and
+    `counts`, and it was prepared from the IDX files found now (or none are found). No TFDS."""
+    version = _known_version(root)
+    if version is None:
+        return None
+    target = root / NAME / version
+    record = src.read_record(target)
+    if record is None or record["counts"] != dict(counts):
+        return None
+    return target if src.holds(record, _files_found(source, root)[0], target) else None
+
+
+def _prepare_locked(root: Path, source: str | Path | None, online: bool,
+                    counts: Mapping[str, int]) -> Path:
+    """`prepare`, with the data dir's lock held."""
+    _remove_leftovers(root / NAME)
+    target = root / NAME / builder_version()
+    state = prepared_state(target)
+    folder, missing = _files_found(source, root)
+    why = _why_prepare_again(target, state, folder, counts)
+    if why is None:
+        return target
+    if folder is None and online and source is None:
+        folder = download_upstream(_manual_dir(root))
+    if folder is None:
+        if state == "absent":
+            raise missing
+        raise FashionMNISTDataError(f"{target} {why}; rebuilding it needs the IDX files: "
+                                    f"{missing}") from missing
+    if state != "absent":  # check the files before the copy they would replace goes
+        for split in SPLITS:
+            read_split(folder, split, counts)
+    _set_aside(target, why)
+    builder(root, expected_counts=counts).download_and_prepare(
         file_format="array_record", download_config=download_config(folder))
+    src.write_record(target, src.new_record(folder, counts, _tfds_release()))
     return target
 
 
-def _manual_dir(target: Path) -> Path:
-    return target.parent.parent / "downloads" / "manual"
+def _files_found(source: str | Path | None, root: Path
+                 ) -> tuple[Path | None, FashionMNISTDataError | None]:
+    """(IDX folder, None), or (None, the error saying none was found). A folder named by
+    `source` or $FASHION_MNIST_DIR must hold the files: FashionMNISTDataError if it does not."""
+    try:
+        return locate_source(source, _manual_dir(root)), None
+    except FashionMNISTDataError as err:
+        if source is not None or os.environ.get("FASHION_MNIST_DIR"):
+            raise
+        return None, err
+
+
+def _why_prepare_again(target: Path, state: str, folder: Path | None,
+                       counts: Mapping[str, int]) -> str | None:
+    """Why the copy at `target` (in `state`) is not served for `folder` and `counts`; None when
+    it is (its record then lists this TFDS release)."""
+    if state == "absent":
+        return "is absent"
+    if state == "stale":
+        return ("holds an older FashionMNIST copy whose records TFDS shuffled, which jaxhw "
+                "does not serve")
+    record, held = src.read_record(target), held_counts(target)
+    if held != counts:
+        return f"holds {held} examples where {dict(counts)} are expected"
+    if record is None and folder is None:  # prepared before copies recorded their source
+        _keep_record(target, src.new_record(None, held, _tfds_release()))
+        return None
+    if record is None:
+        return ("does not record which IDX files it was prepared from (an older jaxhw "
+                f"prepared it) and IDX files are in {folder}")
+    if not src.holds(record, folder, target):
+        return f"was not prepared from the IDX files in {folder}"
+    if _tfds_release() not in record["tfds"]:
+        record["tfds"].append(_tfds_release())
+        _keep_record(target, record)
+    return None
+
+
+def _keep_record(target: Path, record: dict[str, Any]) -> None:
+    """Write a record that only saves work later; a read-only copy goes without."""
+    with contextlib.suppress(OSError):
+        src.write_record(target, record)
+
+
+def _manual_dir(root: Path) -> Path:
+    return root / "downloads" / "manual"
 
 
 def download_upstream(manual_dir: str | Path) -> Path:
@@ -222,8 +356,21 @@ def download_upstream(manual_dir: str | Path) -> Path:
     return manual_dir
 
 
-def _remove_stale(target: Path) -> None:
-    """Move an older, shuffled copy out of the way in one rename, then delete it."""
+def _remove_leftovers(folder: Path) -> None:
+    """Delete what killed prepares left in `folder` (<data_dir>/fashion_mnist): TFDS's
+    `incomplete.*` and our `*.stale-*`. Only called with the lock held: none is in use."""
+    if not folder.is_dir():
+        return
+    for entry in folder.iterdir():
+        if entry.name.startswith("incomplete.") or ".stale-" in entry.name:
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry, ignore_errors=True)
+            else:
+                entry.unlink(missing_ok=True)
+
+
+def _set_aside(target: Path, why: str) -> None:
+    """Move a copy that is not served out of the way in one rename, then delete it."""
     if not target.exists():
         return
     aside = target.with_name(f"{target.name}.stale-{os.getpid()}")
@@ -231,23 +378,23 @@ def _remove_stale(target: Path) -> None:
         os.rename(target, aside)
     except OSError as err:
         raise FashionMNISTDataError(
-            f"{target} holds an older FashionMNIST copy whose records TFDS shuffled (made by "
-            "TFDS's stock builder or an older jaxhw); jaxhw serves the files' order and could "
-            f"not replace it ({err.strerror or err}). Delete that folder, or use a writable "
-            "data_dir.") from err
+            f"{target} {why}, and jaxhw could not replace it ({err.strerror or err}). Delete "
+            "that folder, or use a writable data_dir.") from err
     shutil.rmtree(aside, ignore_errors=True)
 
 
 def data_source(split: str, data_dir: str | Path | None = None, source: str | Path | None = None,
                 online: bool = False, *, expected_counts: Mapping[str, int] | None = None
                 ) -> Any:
-    """`tfds.data_source` of a split ("train", "test"/"val"), preparing the dataset if needed."""
-    import tensorflow_datasets as tfds
+    """TFDS's data source of a split ("train", "test"/"val"), preparing the dataset if needed.
 
+    It reads the array_record files lazily: another process that prepares this data dir again
+    meanwhile (other IDX files or counts) replaces them under it.
+    """
     split = _canonical_split(split)
-    target = prepare(data_dir, source, online=online, expected_counts=expected_counts)
-    return tfds.data_source(NAME, split=split, data_dir=str(target.parent.parent),
-                            download=False)
+    root = _root(data_dir)
+    prepare(root, source, online=online, expected_counts=expected_counts)
+    return builder(root).as_data_source(split=split)
 
 
 def _canonical_split(split: str) -> str:
@@ -273,10 +420,15 @@ def _check_resize(resize: Any) -> tuple[int, int] | None:
 
 
 def is_cached(split: str, data_dir: str | Path | None = None,
-              resize: tuple[int, int] | None = None) -> bool:
-    """Whether `load(split, data_dir, resize)` would only read a trusted `.npz` cache (no TFDS)."""
+              resize: tuple[int, int] | None = None, *, source: str | Path | None = None,
+              expected_counts: Mapping[str, int] | None = None) -> bool:
+    """Whether `load(split, data_dir, resize, ...)` would only read a trusted `.npz` cache (no
+    TFDS): a copy of the same source and counts is prepared and that cache is there."""
     shape = _check_resize(resize) or (IMAGE_SIZE, IMAGE_SIZE)
-    return cache.read(dataset_dir(data_dir), _canonical_split(split), shape) is not None
+    split, counts, root = _canonical_split(split), check_counts(expected_counts), _root(data_dir)
+    with _locked(root, shared=True):
+        target = _served(root, source, counts)
+        return target is not None and cache.read(target, split, shape) is not None
 
 
 def read_data_source(ds: Any) -> tuple[np.ndarray, np.ndarray]:
@@ -314,29 +466,45 @@ def load(split: str, data_dir: str | Path | None = None, resize: tuple[int, int]
     """A split ("train", "test"/"val") as images (N, 28, 28, 1) uint8 and labels (N,) int32.
 
     Examples come in the IDX files' order. The first call prepares the dataset if needed and
-    reads the split once through `tfds.data_source`; the arrays (and each resized version) are
+    reads the split once through TFDS's data source; the arrays (and each resized version) are
     cached, so later calls, in any process, read only a `.npz`. `resize=(32, 32)` resizes
-    bilinearly as the book does: images (N, 32, 32, 1) uint8. `source`, `online` and
-    `expected_counts` (for IDX files other than the full dataset) only matter when preparing.
+    bilinearly as the book does: images (N, 32, 32, 1) uint8. Every call, warm or cold, checks
+    the prepared copy against `source` (else $FASHION_MNIST_DIR, the TFDS manual dir, Debian's
+    folder) and `expected_counts` (default 60,000 / 10,000), and prepares it again where they
+    differ (see `prepare`). `online` only matters when preparing.
     """
     split = _canonical_split(split)
     shape = _check_resize(resize) or (IMAGE_SIZE, IMAGE_SIZE)
-    target = dataset_dir(data_dir)
-    arrays = cache.read(target, split, shape)
+    counts = check_counts(expected_counts)
+    root = _root(data_dir)
+    with _locked(root, shared=True):
+        target = _served(root, source, counts)
+        arrays = cache.read(target, split, shape) if target is not None else None
     if arrays is not None:
         return arrays
-    base = cache.read(target, split, (IMAGE_SIZE, IMAGE_SIZE))
+    with _locked(root, shared=False):
+        return _load_locked(root, split, shape, source, online, counts)
+
+
+def _load_locked(root: Path, split: str, shape: tuple[int, int], source: str | Path | None,
+                 online: bool, counts: Mapping[str, int]) -> tuple[np.ndarray, np.ndarray]:
+    """`load` past its warm path, with the data dir's lock held."""
+    base_shape = (IMAGE_SIZE, IMAGE_SIZE)
+    target = _served(root, source, counts)
+    base = cache.read(target, split, base_shape) if target is not None else None
     if base is None:
-        ds = data_source(split, data_dir, source, online, expected_counts=expected_counts)
+        target = _prepare_locked(root, source, online, counts)
         try:
-            base = read_data_source(ds)
+            base = read_data_source(builder(root).as_data_source(split=split))
         except (RuntimeError, OSError) as err:  # Riegeli's damage, PIL's undecodable image
             raise damaged(target, f"reading its {split} records failed ({err})") from err
         cache.write(target, split, *base)
-    if shape == (IMAGE_SIZE, IMAGE_SIZE):
+    if shape == base_shape:
         return base
-    arrays = resize_images(base[0], shape), base[1]
-    cache.write(target, split, *arrays)
+    arrays = cache.read(target, split, shape)
+    if arrays is None:
+        arrays = resize_images(base[0], shape), base[1]
+        cache.write(target, split, *arrays)
     return arrays
 
 
@@ -358,18 +526,20 @@ def balanced_subset(labels: np.ndarray, n: int) -> np.ndarray:
 
 
 def load_splits(num_train: int | None = None, num_val: int | None = None,
-                data_dir: str | Path | None = None
+                data_dir: str | Path | None = None, *, source: str | Path | None = None,
+                expected_counts: Mapping[str, int] | None = None
                 ) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
     """Train and validation ("test") pairs `(X (n, 28, 28, 1) uint8, y (n,) int32)`, checked.
 
     `num_train` / `num_val` keep a class-balanced subset of that size for quick runs, chosen by
-    `balanced_subset` (deterministic, in file order); None keeps the whole split.
+    `balanced_subset` (deterministic, in file order); None keeps the whole split. `source` and
+    `expected_counts` go to `load`.
     """
     from jaxhw.models.checks import check_classification_data
 
     splits = []
     for split, limit, arg in (("train", num_train, "num_train"), ("test", num_val, "num_val")):
-        X, y = load(split, data_dir)
+        X, y = load(split, data_dir, source=source, expected_counts=expected_counts)
         if limit is not None:
             if not isinstance(limit, int | np.integer) or isinstance(limit, bool) or not (
                     1 <= limit <= len(y)):

@@ -150,6 +150,13 @@ def prepared_state(target: Path) -> str:
     return "sound"
 
 
+def held_counts(target: Path) -> dict[str, int]:
+    """Examples per split of a copy that `prepared_state` found sound (from dataset_info.json)."""
+    info = json.loads((target / "dataset_info.json").read_bytes())
+    lengths = {s["name"]: sum(int(n) for n in s["shardLengths"]) for s in info["splits"]}
+    return {split: lengths.get(split, 0) for split in SPLITS}
+
+
 def num_records(path: Path) -> int | None:
     """Records in an array_record file, None where the file is truncated or corrupt."""
     from array_record.python import array_record_module
