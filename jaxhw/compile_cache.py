@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
-
-import jax
 
 
 def default_dir() -> Path:
@@ -13,8 +12,16 @@ def default_dir() -> Path:
 
     JAX's own setting is $JAX_COMPILATION_CACHE_DIR, or `jax_compilation_cache_dir` set in code.
     """
-    chosen = os.environ.get("JAXHW_CACHE_DIR") or jax.config.jax_compilation_cache_dir
+    chosen = os.environ.get("JAXHW_CACHE_DIR") or _jax_setting()
     return Path(chosen) if chosen else Path.home() / ".cache" / "jaxhw" / "xla"
+
+
+def _jax_setting() -> str | None:
+    """JAX's cache folder setting, read without importing JAX (the runner never needs it)."""
+    jax = sys.modules.get("jax")
+    if jax is not None:
+        return jax.config.jax_compilation_cache_dir
+    return os.environ.get("JAX_COMPILATION_CACHE_DIR")
 
 
 def enable(path: str | Path | None = None, min_compile_seconds: float = 0.0) -> Path:
@@ -23,6 +30,8 @@ def enable(path: str | Path | None = None, min_compile_seconds: float = 0.0) -> 
     Programs that took less than `min_compile_seconds` to compile are not stored (default: all:
     even the small eager ops around a fit each cost a compile worth skipping).
     """
+    import jax
+
     target = Path(path) if path is not None else default_dir()
     target.mkdir(parents=True, exist_ok=True)
     jax.config.update("jax_compilation_cache_dir", str(target))

@@ -48,3 +48,12 @@ def test_environ_hands_the_same_cache_to_a_child_process(tmp_path, monkeypatch):
     assert compile_cache.environ() == {"JAX_COMPILATION_CACHE_DIR": str(tmp_path / "c"),
                                        "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0.0"}
     assert (tmp_path / "c").is_dir()
+
+
+def test_the_runner_starts_without_importing_jax():
+    # The runner only hands the cache folder to its kernels; importing JAX for that cost ~2 s
+    # of every `python -m experiments` start.
+    code = "import sys, jaxhw.runner; print('jax' in sys.modules)"
+    shown = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                           check=True, timeout=300).stdout.strip()
+    assert shown == "False"

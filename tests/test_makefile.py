@@ -20,8 +20,10 @@ HOSTILE_ENV = {"OUT": str(Path.home()), "SEED": "1; echo INJECTED", "QUICK": "1"
 
 def _make_n(*args: str, env: dict[str, str] | None = None, cwd: Path = ROOT
             ) -> subprocess.CompletedProcess:
-    """`make -n ARGS` (print the commands, run none) in `cwd`."""
-    return subprocess.run(["make", "-n", "--no-print-directory", *args], cwd=cwd,
+    """`make -n ARGS` (print the commands, run none) in `cwd`; the venv counts as built (`-o`),
+    so that a pyproject.toml edited since the last install does not add its commands."""
+    return subprocess.run(["make", "-n", "--no-print-directory", "-o", ".venv/.installed",
+                           *args], cwd=cwd,
                           env={**os.environ, **(env or {})}, capture_output=True, text=True)
 
 
