@@ -456,6 +456,12 @@ for name, fn, arg in [("loss R^n -> R", loss, h0), ("curve R -> R^n", curve, t0)
             "seconds": best_time(lambda p=program, a=arg: p(a), repeat=5)}
 for case, row in modes.items():
     print(f"{case}: {row['flops']:>13,.0f} FLOPs, {row['seconds'] * 1e6:8.0f} us")
+flop_ratios = {
+    "loss: jacfwd / jacrev": modes["loss R^n -> R, jacfwd"]["flops"]
+    / modes["loss R^n -> R, jacrev"]["flops"],
+    "curve: jacrev / jacfwd": modes["curve R -> R^n, jacrev"]["flops"]
+    / modes["curve R -> R^n, jacfwd"]["flops"]}
+print({case: round(ratio, 1) for case, ratio in flop_ratios.items()}, f"with n = {width}")
 
 # %%
 fwd_program = compiled(lambda h: jax.jvp(loss, (h,), (jnp.ones_like(h),))[1], h0)
@@ -464,7 +470,8 @@ memory = {"forward (jvp)": fwd_program.memory_analysis().temp_size_in_bytes,
           "reverse (grad)": rev_program.memory_analysis().temp_size_in_bytes}
 print(f"temporary memory, {depth} layers of width {width}: {memory}; one layer's activation is "
       f"{width * 4} bytes")
-answers["8"] = {"width": width, "depth": depth, "modes": modes, "temp_bytes": memory,
+answers["8"] = {"width": width, "depth": depth, "modes": modes, "flop_ratios": flop_ratios,
+                "temp_bytes": memory,
                 "activation_bytes": width * 4}
 
 # %% [markdown]
@@ -473,10 +480,12 @@ answers["8"] = {"width": width, "depth": depth, "modes": modes, "temp_bytes": me
 # Count the sweeps. Forward mode pushes one input direction through the graph per sweep, so a
 # full Jacobian takes as many sweeps as there are **inputs**; reverse mode pulls one output
 # back per sweep, so it takes as many as there are **outputs**. For a loss (many parameters,
-# one number), reverse mode is the right choice: one sweep, where forward mode needs $n$; the
-# FLOP counts above show the gap (`jacfwd` of the loss costs about $n$ times more than
-# `jacrev`). For a function with one input and many outputs it is the other way round. For
-# $m \times n$ Jacobians of similar sizes, the cheaper side is the smaller of $n$ and $m$.
+# one number), reverse mode is the right choice: one sweep, where forward mode needs $n$. The
+# FLOP counts above show the gap: `jacfwd` of the loss costs about $n/2$ times as much as
+# `jacrev` (the printed ratio; one reverse sweep costs about two forward evaluations, $n$
+# forward sweeps about $n$). For the curve, one input and $n$ outputs, it is the other way
+# round, by the same factor. For an $m \times n$ Jacobian in general, the cheaper mode is the
+# one whose count, $n$ inputs or $m$ outputs, is smaller.
 #
 # Intermediate data: reverse mode must keep every intermediate value of the forward pass until
 # the backward pass reaches it: its temporary memory above grows with the depth (about one
