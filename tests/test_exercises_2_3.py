@@ -93,6 +93,7 @@ def test_10_chain_order_changes_flops_and_memory(answers):
                                  "A(BC)": 2 * n * k * p + 2 * m * n * p}
     # XLA counts 2 FLOPs per multiply-add of each dot, as the formula does.
     assert got["book_xla_flops"] == pytest.approx(got["book_flops"], rel=1e-9)
+    assert got["multi_dot_flops"] == pytest.approx(got["book_flops"]["(AB)C"], rel=1e-9)
     assert got["book_flops"]["A(BC)"] / got["book_flops"]["(AB)C"] == pytest.approx(422.4,
                                                                                   abs=0.1)
     # The intermediates, float32: AB is m x k (128 KiB), BC is n x p (4 GiB).
@@ -101,7 +102,11 @@ def test_10_chain_order_changes_flops_and_memory(answers):
     assert got["timed_sizes"] == [2**10, 2**12, 2**5, 2**9]  # quick mode's sizes
     assert got["timed_flops"]["A(BC)"] > 10 * got["timed_flops"]["(AB)C"]
     assert got["timed_intermediate_mib"]["A(BC)"] > got["timed_intermediate_mib"]["(AB)C"]
-    assert got["results_agree"] is True
+    # Each entry sums n k products in float32 (pairwise or blocked): its rounding error is
+    # within log2(nk) eps of the sum of |terms|, which for random signs is about sqrt(nk)
+    # times the largest entry's scale.
+    nk = got["timed_sizes"][1] * got["timed_sizes"][2]
+    assert got["max_rel_diff"] <= np.log2(nk) * np.sqrt(nk) * EPS32
 
 
 def test_11_xla_transposes_nothing(answers):
