@@ -165,12 +165,14 @@ answers["2"] = {"name_equals_position": by_name.equals(by_position), "dream_shap
 # ### Exercise 3 — how large a dataset can you load this way? Time, representation, memory
 #
 # We write CSV files of growing size into a temporary folder (removed at the end), read each
-# with `pd.read_csv`, and measure: the file size, the read time (wall clock and CPU), and the
-# DataFrame's memory with pandas' default types and with declared compact types (float32,
-# int32, `category`). The table has six float columns, a count and a three-valued category,
-# like a wide penguin table. To keep the writing cheap, a file repeats one block of up to
-# 100,000 generated rows (the parser reads every line, whatever it holds). Quick mode stops at
-# $10^5$ rows; the full run goes to $3 \times 10^6$.
+# with `pd.read_csv`, and measure: the file size, the read time (wall clock and CPU seconds;
+# on a busy machine the wall clock includes waiting for a core), and the DataFrame's memory
+# with pandas' default types and with declared compact types (float32, int32, `category`),
+# beside the size of the numeric columns as one float32 array, what JAX would hold. The table
+# has six float columns, a count and a three-valued category, like a wide penguin table. To
+# keep the writing cheap, a file repeats one block of up to 100,000 generated rows (the parser
+# reads every line, whatever it holds). Quick mode stops at $10^5$ rows; the full run goes to
+# $3 \times 10^6$.
 
 # %%
 def block(rows: int) -> pd.DataFrame:
@@ -226,14 +228,14 @@ pd.DataFrame(loads).round(3)
 
 # %% [markdown]
 # What the largest file says, per row and per GiB, and what that means for a laptop with
-# 16 GiB of memory and a server with 1 TiB (estimates from this run's figures, assuming the
-# cost stays linear in the rows, as the table above shows it does):
+# 16 GiB of memory and a server with 1 TiB (estimates from this run's figures, assuming that
+# memory and read time stay proportional to the rows; memory does so exactly in the table):
 
 # %%
 largest = loads[-1]
 bytes_per_row = largest["memory_mib"] * MiB / largest["rows"]
 compact_bytes_per_row = largest["compact_memory_mib"] * MiB / largest["rows"]
-seconds_per_gib = largest["read_s"] / (largest["file_mib"] / 1024)
+seconds_per_gib = largest["read_cpu_s"] / (largest["file_mib"] / 1024)
 estimates = {}
 for machine, gib in [("laptop, 16 GiB", 16), ("server, 1 TiB", 1024)]:
     usable = gib * 2**30 / 3  # leave room for the copies that processing makes
@@ -244,8 +246,8 @@ for machine, gib in [("laptop, 16 GiB", 16), ("server, 1 TiB", 1024)]:
           f"ones (a third of the memory, leaving room for copies)")
 print(f"bytes per row: {bytes_per_row:.0f} default, {compact_bytes_per_row:.0f} compact; "
       f"CSV bytes per row: {largest['file_mib'] * MiB / largest['rows']:.0f}")
-print(f"reading speed: {seconds_per_gib:.1f} s per GiB of CSV on one core "
-      f"({seconds_per_gib * 1024 / 3600:.1f} hours per TiB)")
+print(f"reading speed: {seconds_per_gib:.1f} CPU seconds per GiB of CSV "
+      f"({seconds_per_gib * 1024 / 3600:.1f} hours per TiB on one core)")
 print(f"a column summed chunk by chunk (100,000 rows at a time): {chunk_wall:.2f} s for "
       f"{len(chunk_means)} chunk(s), never holding more than one")
 answers["3"] = {"loads": loads, "bytes_per_row": bytes_per_row,
@@ -257,8 +259,9 @@ answers["3"] = {"loads": loads, "bytes_per_row": bytes_per_row,
 # %% [markdown]
 # <details><summary>Answer</summary>
 #
-# Loading this way is bounded by memory long before time. Read time grows linearly with the
-# rows, at the seconds per GiB printed above: slow for a terabyte, fine for gigabytes. Memory is
+# Loading this way is bounded by memory long before time. Read time grows with the rows, at
+# about the CPU seconds per GiB printed above: hours for a terabyte, seconds to minutes for
+# gigabytes. Memory is
 # the binding limit: the whole table must sit in RAM as a DataFrame, which here takes about as
 # many bytes as the CSV text with pandas' defaults (float64, int64, strings) and less than half
 # with declared compact types (float32, int32, `category` for the three islands), and

@@ -199,7 +199,7 @@ print("Jacobian == k I:", bool(jnp.array_equal(jacobian, k * jnp.eye(4))),
 # %%
 a_mat = jnp.asarray(rng.standard_normal((2, 3), dtype=np.float32))
 jac_mat = jax.jacrev(control_flow_f)(a_mat)
-slopes = {sign: float(control_flow_f(s * a_mat).sum() / (s * a_mat).sum())
+slopes = {sign: float(jax.grad(lambda a: control_flow_f(a).sum())(s * a_mat)[0, 0])
           for sign, s in [("+a", 1.0), ("-a", -1.0)]}
 k_mat = control_flow_f(a_mat)[0, 0] / a_mat[0, 0]
 print("Jacobian shape:", jac_mat.shape, "; equals k I:",
@@ -231,7 +231,7 @@ answers["3"] = {
 # </details>
 
 # %% [markdown]
-# ### Exercise 4 — plot $\sin x$ and its derivative, the derivative by autodiff, not $\cos x$
+# ### Exercise 4 — plot sin x and its derivative, the derivative by autodiff, not cos x
 #
 # `jax.grad(jnp.sin)` differentiates one scalar; `jax.vmap` maps it over a grid.
 
@@ -263,7 +263,7 @@ answers["4"] = {"max_abs_error_vs_cos": cos_error, "grid_size": grid.size,
 # </details>
 
 # %% [markdown]
-# ### Exercise 5 — the dependency graph of $f(x) = (\log x^2) \sin x + x^{-1}$
+# ### Exercise 5 — the dependency graph of f(x) = (log x²) sin x + 1/x
 #
 # <details><summary>Answer</summary>
 #
@@ -295,7 +295,7 @@ primitives = [eqn.primitive.name for eqn in jaxpr.eqns]
 answers["5"] = {"primitives": primitives}
 
 # %% [markdown]
-# ### Exercise 6 — $df/dx$ by the chain rule, each term on the graph
+# ### Exercise 6 — df/dx by the chain rule, each term on the graph
 #
 # <details><summary>Answer</summary>
 #
@@ -315,21 +315,24 @@ answers["5"] = {"primitives": primitives}
 
 # %%
 fig, ax = plt.subplots(figsize=(7.5, 3.2))
-nodes = {"x": (0, 1), "u1 = x²": (1.6, 2), "u2 = log u1": (3.4, 2), "u3 = sin x": (2.5, 1),
-         "u4 = u2·u3": (5, 1.5), "u5 = 1/x": (3.2, 0), "f = u4 + u5": (6.6, 0.75)}
+nodes = {"x": (0, 1), "u1 = x²": (1.5, 2), "u2 = log u1": (3.3, 2), "u3 = sin x": (2.4, 1),
+         "u4 = u2·u3": (5, 1.5), "u5 = 1/x": (3, 0), "f = u4 + u5": (6.6, 0.75)}
 edges = [("x", "u1 = x²", "2x"), ("u1 = x²", "u2 = log u1", "1/u1"),
          ("x", "u3 = sin x", "cos x"), ("u2 = log u1", "u4 = u2·u3", "u3"),
          ("u3 = sin x", "u4 = u2·u3", "u2"), ("x", "u5 = 1/x", "-1/x²"),
          ("u4 = u2·u3", "f = u4 + u5", "1"), ("u5 = 1/x", "f = u4 + u5", "1")]
+boxes = {name: ax.text(px, py, name, ha="center", va="center", bbox={
+    "boxstyle": "round", "facecolor": "white", "edgecolor": "tab:blue"})
+    for name, (px, py) in nodes.items()}
 for tail, head, local in edges:
+    ax.annotate("", xy=(0.5, 0.5), xycoords=boxes[head], xytext=(0.5, 0.5),
+                textcoords=boxes[tail], arrowprops={
+                    "arrowstyle": "-|>", "color": "gray", "shrinkA": 1, "shrinkB": 1,
+                    "patchA": boxes[tail].get_bbox_patch(),
+                    "patchB": boxes[head].get_bbox_patch()})
     (x0, y0), (x1, y1) = nodes[tail], nodes[head]
-    ax.annotate("", xy=(x1, y1), xytext=(x0, y0),
-                arrowprops={"arrowstyle": "->", "shrinkA": 22, "shrinkB": 22, "color": "gray"})
-    ax.text((x0 + x1) / 2, (y0 + y1) / 2 + 0.08, local, color="tab:red", ha="center")
-for name, (px, py) in nodes.items():
-    ax.text(px, py, name, ha="center", va="center",
-            bbox={"boxstyle": "round", "facecolor": "white", "edgecolor": "tab:blue"})
-ax.set_xlim(-0.5, 7.4)
+    ax.text((x0 + x1) / 2, (y0 + y1) / 2 + 0.12, local, color="tab:red", ha="center")
+ax.set_xlim(-0.4, 7.4)
 ax.set_ylim(-0.4, 2.4)
 ax.axis("off")
 ax.set_title("dependency graph of f; red: each edge's local derivative")
@@ -357,7 +360,7 @@ answers["6"] = {"x": points, "chain_rule": by_hand, "jax_grad": by_jax,
                 "max_scaled_error_eps": np.max(scaled_errors)}
 
 # %% [markdown]
-# ### Exercise 7 — evaluate the derivative forward (from $x$ to $f$) and backward (from $f$ to $x$)
+# ### Exercise 7 — evaluate df/dx forward (from x to f) and backward (from f to x)
 #
 # <details><summary>Answer</summary>
 #
