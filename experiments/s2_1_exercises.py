@@ -37,9 +37,8 @@ print("X < Y\n", less, "\nX > Y\n", greater, "\nX == Y\n", equal)
 print("dtype:", less.dtype, " shape:", less.shape)
 
 # %% [markdown]
-# Each position is in exactly one of the three relations, so the three boolean arrays,
-# counted as integers, add up to 1 everywhere. A NaN compares false to everything, so there
-# none of the three holds.
+# Does exactly one of the three relations hold at each position? The three boolean arrays,
+# counted as integers and added; then the three relations at a NaN.
 
 # %%
 exactly_one = less.astype(jnp.int32) + equal.astype(jnp.int32) + greater.astype(jnp.int32)
@@ -49,8 +48,8 @@ print("exactly one relation holds everywhere:", bool(jnp.all(exactly_one == 1)))
 print("with X[0, 0] = NaN, (<, ==, >) at [0, 0]:", nan_relations)
 
 # %% [markdown]
-# A comparison is a mask. Reading `X[X > Y]` works eagerly, but its length depends on the
-# values, so `jax.jit` refuses it; `jnp.where(mask, X, Y)` keeps the shape and compiles.
+# A comparison as a mask: `X[X > Y]` eagerly and under `jax.jit`, and `jnp.where(mask, X, Y)`,
+# which keeps the shape.
 
 # %%
 masked = X[greater]
@@ -102,8 +101,7 @@ loop_equal = bool(np.array_equal(np.asarray(r), by_loop))
 print("(2, 1, 4) + (1, 3, 1) ->", r.shape, "; equals the triple loop:", loop_equal)
 
 # %% [markdown]
-# A missing leading axis: a (4,) vector added to a (2, 3, 4) array is added to every row. A
-# shape pair that breaks the rule, (2, 3, 4) and (3, 2), is refused.
+# A missing leading axis, (2, 3, 4) + (4,), and a pair that breaks the rule, (2, 3, 4) + (3, 2):
 
 # %%
 c = jnp.arange(24.0).reshape(2, 3, 4)

@@ -137,8 +137,7 @@ print("filter(regex='_mm$'):", list(lengths.columns))
 print("select_dtypes('number'):", list(numeric.columns))
 
 # %% [markdown]
-# Names survive a change of column order; positions do not. The same two selections on the
-# table with its columns reversed:
+# The same two selections on the table with its columns reversed:
 
 # %%
 reversed_columns = penguins[penguins.columns[::-1]]

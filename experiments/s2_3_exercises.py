@@ -5,7 +5,7 @@
 # written answer is folded under "Answer" (click to unfold); code and outputs stay visible.
 # Exercises 10 and 11 time large matrix products: their memory and FLOP counts come from XLA's
 # own analysis of the compiled program at the book's sizes (nothing is allocated for that), and
-# the timings run at the sizes the parameters cell says.
+# the timings run at the sizes said before each timing (smaller in quick mode).
 
 # %% tags=["parameters"]
 quick = False  # smoke run: exercise 10 times 2^10 x 2^12 x 2^5 x 2^9 matrices, 11 uses 2^12
@@ -119,7 +119,7 @@ answers["3"] = {"symmetric": symmetric, "non_square_error": non_square_error}
 # %% [markdown]
 # ### Exercise 4 — what is `len(X)` for the section's `X` of shape (2, 3, 4)?
 #
-# Before running it: `len` counts the elements along the first axis, so 2.
+# Write your answer down before running the cell.
 
 # %%
 X = jnp.arange(24).reshape(2, 3, 4)
@@ -129,7 +129,8 @@ answers["4"] = {"len": len(X), "shape": X.shape}
 # %% [markdown]
 # <details><summary>Answer</summary>
 #
-# `len(X)` is 2, as predicted: the length of the first axis of the (2, 3, 4) array.
+# Without running code: `len` of an array counts its elements along the first axis, so 2. The
+# cell agrees: `len(X)` is 2, the length of the first axis of the (2, 3, 4) array.
 #
 # </details>
 
@@ -177,8 +178,7 @@ print("A / A.sum(axis=1, keepdims=True) =\n", row_normalized,
       "\nrow sums:", row_normalized.sum(axis=1))
 
 # %% [markdown]
-# A square matrix hides the mistake: (3, 3) and (3,) broadcast, so entry $(i, j)$ is divided
-# by the sum of row $j$, not row $i$, and no error warns.
+# The same with a square (3, 3) matrix, whose shape does broadcast with (3,):
 
 # %%
 A3 = jnp.arange(9, dtype=jnp.float32).reshape(3, 3) + 1
@@ -348,8 +348,9 @@ print(f"jnp.linalg.multi_dot([A, B, C]) compiles to {multi_dot_flops / 1e9:.1f} 
 
 # %% [markdown]
 # At the book's sizes $\mathbf{A}(\mathbf{B}\mathbf{C})$ takes about 2.3 TFLOP and a 4 GiB
-# intermediate: tens of seconds on two CPU cores (the estimate from the measured speed is
-# printed below), more than this notebook's time budget. So the timing below keeps
+# intermediate: seconds to minutes on two CPU cores, depending on the machine and its load
+# (the estimate from the measured speed is printed below), more than this notebook's time
+# budget. So the timing below keeps
 # $\mathbf{A}$ and $\mathbf{B}$ at the book's sizes and narrows $\mathbf{C}$ to
 # $2^{5} \times 2^{12}$, the widest that fits (quick mode shrinks $n$ to $2^{12}$ and $p$ to
 # $2^{9}$). The FLOP ratio then is smaller than at the book's sizes, but the order of the two

@@ -107,9 +107,13 @@ answers["1"] = {"flops": cost_rows, "program_lengths": program_lengths,
                 "seconds_at_largest_n": hessian_seconds}
 
 # %% [markdown]
+# <details><summary>Answer</summary>
+#
 # The counts agree with the derivation: the gradient costs about twice $f$ at every size, while
 # the Hessian / gradient ratio grows about as fast as $n$ (each step of $n$ in the table
 # multiplies it by about the same factor). The traced program grows with the order too.
+#
+# </details>
 
 # %% [markdown]
 # ### Exercise 2 — run the backward pass again, right after the first: what happens?
@@ -173,13 +177,10 @@ except TypeError as err:
 print(nonscalar_error)
 
 # %% [markdown]
-# `f(a) = k a` with one scalar $k$ for the whole array: the loop tests the norm of all of `a`,
-# the branch its sum. $k$ is constant wherever `a` can move a little without changing the trip
-# count or the branch, so the Jacobian $\partial f(\mathbf{a}) / \partial \mathbf{a}$ is
-# $k \mathbf{I}$. `jax.jacrev` gives it (it differentiates through the Python `while` and `if`
-# as `jax.grad` does); PyTorch's `f(a).backward(gradient=v)` is the product
-# $\mathbf{v}^\top \mathbf{J}$, `jax.vjp`, which for $\mathbf{v} = \mathbf{1}$ equals the
-# gradient of `f(a).sum()`.
+# The derivative of a vector-valued function is its Jacobian, one gradient per output:
+# `jax.jacrev` computes it (through the Python `while` and `if`, as `jax.grad` does). Beside it,
+# PyTorch's `f(a).backward(gradient=v)`, the product $\mathbf{v}^\top \mathbf{J}$, which is
+# `jax.vjp` (here with $\mathbf{v} = \mathbf{1}$), and the gradient of `f(a).sum()`.
 
 # %%
 d_vec = control_flow_f(a_vec)
@@ -193,8 +194,8 @@ print("Jacobian == k I:", bool(jnp.array_equal(jacobian, k * jnp.eye(4))),
       "; vjp with ones:", vjp_ones, "; grad of f(a).sum():", grad_of_sum)
 
 # %% [markdown]
-# For a (2, 3) matrix the Jacobian has shape (2, 3, 2, 3): one (2, 3) gradient per output
-# entry. Flipping the sign of `a` takes the other branch, which multiplies by 100.
+# A (2, 3) matrix `a`: the Jacobian's shape, and the slope $k$ for `a` and for `-a` (the sign
+# of the sum picks the branch).
 
 # %%
 a_mat = jnp.asarray(rng.standard_normal((2, 3), dtype=np.float32))
@@ -223,10 +224,13 @@ answers["3"] = {
 # be implicitly created only for scalar outputs"). The derivative is now the Jacobian, one
 # gradient per output: shape (4, 4) for a vector of 4, (2, 3, 2, 3) for a (2, 3) matrix. Since
 # `f` scales the whole array by one $k$ (a power of two, times 100 when the sum is negative),
-# the Jacobian is $k\mathbf{I}$, checked exactly above. What PyTorch computes when given
-# `gradient=torch.ones(...)` is $\mathbf{1}^\top\mathbf{J} = k\mathbf{1}$, the gradient of the
-# sum of the outputs; in JAX that is `jax.vjp` with ones, or `jax.grad` of `f(a).sum()`: the
-# two agree (printed).
+# the Jacobian is $k\mathbf{I}$, checked exactly above: the loop tests the norm of all of
+# `a` and the branch its sum, so $k$ stays constant wherever `a` can move a little without
+# changing the trip count or the branch. Flipping the sign of `a` keeps the trip count and
+# takes the other branch: the two slopes differ by the factor 100 (printed). What PyTorch
+# computes when given `gradient=torch.ones(...)` is $\mathbf{1}^\top\mathbf{J} = k\mathbf{1}$,
+# the gradient of the sum of the outputs; in JAX that is `jax.vjp` with ones, or `jax.grad` of
+# `f(a).sum()`: the two agree (printed).
 #
 # </details>
 
@@ -413,12 +417,16 @@ answers["7"] = {"x": x0, "forward": forward["f"], "backward": backward["x"],
                 "forward_tangents": forward, "backward_adjoints": backward}
 
 # %% [markdown]
+# <details><summary>Answer</summary>
+#
 # The four values agree to float32 rounding (they group the same products differently).
+#
+# </details>
 
 # %% [markdown]
 # ### Exercise 8 — when is forward differentiation the better choice, when backward?
 #
-# Three measurements. (1) The Jacobian of a function $\mathbb{R}^n \to \mathbb{R}$ (a loss)
+# Two measurements. (1) The Jacobian of a function $\mathbb{R}^n \to \mathbb{R}$ (a loss)
 # and of one $\mathbb{R} \to \mathbb{R}^n$ (a curve), each by forward mode (`jax.jacfwd`, one
 # `jvp` per input) and by reverse mode (`jax.jacrev`, one `vjp` per output): XLA's FLOP counts
 # and times. (2) The memory each mode keeps for a chain of layers
