@@ -135,7 +135,10 @@ def check_finite(data: Any, name: str) -> None:
     how many examples, and the first such example. Integer arrays (uint8 images) are skipped."""
     for array_name, a in zip(batches.array_names(data, name), jax.tree.leaves(data),
                              strict=True):
-        if not jnp.issubdtype(a.dtype, jnp.inexact) or bool(jnp.isfinite(a).all()):
+        if not jnp.issubdtype(a.dtype, jnp.inexact):
+            continue
+        finite = np.isfinite(a).all() if isinstance(a, np.ndarray) else jnp.isfinite(a).all()
+        if finite:
             continue
         bad = ~np.isfinite(np.asarray(jax.device_get(a))).reshape(len(a), -1)
         rows = np.flatnonzero(bad.any(axis=1))
