@@ -178,20 +178,23 @@ def named_pass(where: str, params: Any, batch: Any) -> Iterator[None]:
         raise
     except KeyError as err:
         raise ValueError(f"{where}: the loss looked up {err.args[0]!r}, which is not there; "
-                         f"params hold {_listed(params, 'params')}; a {where} minibatch holds "
+                         f"params hold {_listed(params)}; a {where} minibatch holds "
                          f"{_listed(batch, where)} (params from another model's init?)"
                          ) from err
     except (TypeError, IndexError) as err:
         raise ValueError(f"{where}: {err} (tracing the loss on a {where} minibatch of "
-                         f"{_listed(batch, where)}, with params {_listed(params, 'params')})"
+                         f"{_listed(batch, where)}, with params {_listed(params)})"
                          ) from err
     except ValueError as err:
         raise ValueError(f"{where}: {err}") from err
 
 
-def _listed(tree: Any, name: str, limit: int = 6) -> str:
-    """Each array of `tree` as `name[path] dtype[shape]`, the first `limit` of them."""
-    names = batches.array_names(tree, name)
+def _listed(tree: Any, data_name: str | None = None, limit: int = 6) -> str:
+    """Each array of a batch of `data_name` ("train X ...") or of params ("params['W'] ...")
+    with its dtype and shape, the first `limit` of them."""
+    names = (batches.array_names(tree, data_name) if data_name else
+             [f"params{jax.tree_util.keystr(p)}" for p, _ in
+              jax.tree_util.tree_flatten_with_path(tree)[0]])
     items = [f"{n} {np.dtype(a.dtype).name}{list(a.shape)}"
              for n, a in zip(names, jax.tree.leaves(tree), strict=True)]
     return ", ".join(items[:limit]) + (f", ... ({len(items)} in all)" if len(items) > limit
