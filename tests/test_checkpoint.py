@@ -233,7 +233,7 @@ def test_a_checkpoint_without_epoch_indices_resumes_with_them(tmp_path, uninterr
 
 
 def test_training_without_checkpoints_does_not_import_flax():
-    # Importing flax costs ~0.5 s of every fresh process; `checkpoint` imports it on first use,
+    # Importing flax costs 0.2-0.4 s of every fresh process; `checkpoint` imports it on first use,
     # the NNX concise MLP on import. A scratch model's whole fit needs none of it.
     code = ("import sys\n"
             "import jax, numpy as np\n"

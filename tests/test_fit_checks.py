@@ -11,6 +11,7 @@ from jaxhw import optim, train
 from jaxhw.models import concise_mlp, mlp, softmax_regression
 from jaxhw.models.checks import ParamsError, check_classification_data
 from jaxhw.nn.losses import cross_entropy
+from jaxhw.sweep import fit_many
 
 SOFTMAX_LOSS = train.supervised_loss(softmax_regression.apply, cross_entropy)
 MLP_LOSS = train.supervised_loss(mlp.apply, cross_entropy)
@@ -189,7 +190,5 @@ def test_a_key_the_loss_looks_up_in_vain_is_named_with_what_params_hold(no_epoch
 def test_stacked_params_are_checked_per_model():
     params = jax.vmap(mlp.init)(jax.random.split(jax.random.key(0), 3))
     with pytest.raises(ParamsError, match="softmax_regression.apply needs params W"):
-        from jaxhw.sweep import fit_many
-
         fit_many(SOFTMAX_LOSS, params, optax.sgd(0.1), _images(64), epochs=1, batch_size=16,
                  key=jax.random.key(1), progress=False)
