@@ -3,9 +3,9 @@
 #
 # *Dive into Deep Learning*, section 5.2, in JAX. FashionMNIST through one hidden layer of 256
 # ReLU units, twice: from scratch (weights N(0, 0.01²), zero biases, as the book) and concisely
-# with Flax (Dense 256, relu, Dense 10). Both are an `init`/`apply` pair, so both go through
-# the same loss, the book's scratch SGD (lr 0.1, batch 256, 10 epochs) and the same compiled
-# `fit`, one `lax.scan` per epoch.
+# with Flax NNX (Linear 256, relu, Linear 10). Both are an `init`/`apply` pair, so both go
+# through the same loss, the book's scratch SGD (lr 0.1, batch 256, 10 epochs) and the same
+# compiled `fit`, one `lax.scan` per epoch.
 #
 # The reference's cells print nothing: its two `trainer.fit` cells draw d2l's board
 # (train_loss, val_loss, val_acc per epoch), a figure its text does not keep. Each training
@@ -22,6 +22,7 @@ deeper = True  # also train the book's exercise, an MLP with two hidden layers (
 import jax
 import jax.numpy as jnp
 import numpy as np
+from flax import nnx
 
 from jaxhw import notebook, optim, train
 from jaxhw.board import ProgressBoard
@@ -112,21 +113,60 @@ metrics["scratch"] = train_mlp("scratch", params, mlp.apply, fit_key)
 # %% [markdown]
 # ## Concise implementation
 # The reference's `nn.Sequential(nn.Flatten(), nn.LazyLinear(256), nn.ReLU(),
-# nn.LazyLinear(10))` is a Flax Linen module, `concise_mlp.MLP`, behind the same `init`/`apply`
-# pair. Its weights start from Flax's default, LeCun normal (variance 1/fan_in), where
-# PyTorch's `LazyLinear` draws uniformly in ±1/√fan_in (variance 1/(3 fan_in)): standard
-# deviations of 0.02-0.06 here, larger than the scratch model's 0.01, so both learn faster in
-# the first epoch.
+# nn.LazyLinear(10))` is a Flax NNX module, `concise_mlp.MLP`. Like a PyTorch module it is a
+# Python object that makes its layers in `__init__` (drawing their weights from an `nnx.Rngs`
+# key) and runs them in `__call__`:
+#
+# ```python
+# class MLP(nnx.Module):
+#     def __init__(self, num_inputs, num_hiddens, num_outputs, *, rngs):
+#         self.num_inputs = num_inputs
+#         self.hidden = nnx.Linear(num_inputs, num_hiddens, rngs=rngs)
+#         self.output = nnx.Linear(num_hiddens, num_outputs, rngs=rngs)
+#
+#     def __call__(self, X):
+#         X = flatten_images(X, self.num_inputs)  # uint8 pixels scaled to [0, 1]
+#         return self.output(nnx.relu(self.hidden(X)))
+# ```
+#
+# Its weights start from Flax's default, LeCun normal (variance 1/fan_in), where PyTorch's
+# `LazyLinear` draws uniformly in ±1/√fan_in (variance 1/(3 fan_in)): standard deviations of
+# 0.02-0.06 here, larger than the scratch model's 0.01, so both learn faster in the first epoch.
 
 # %%
 init_key, fit_key = jax.random.split(concise_key)
-concise_params = concise_mlp.init(init_key, num_inputs=784, num_hiddens=num_hiddens,
-                                  num_outputs=10)
-jax.tree.map(jnp.shape, concise_params)
+model = concise_mlp.MLP(784, num_hiddens, 10, rngs=nnx.Rngs(params=init_key))
+model(train_data[0][:2]).shape
+
+# %% [markdown]
+# `jax.grad` and optax work on arrays, not on objects, so training takes the module apart:
+# `nnx.split(model)` gives its structure (a `GraphDef`: the layers and their sizes) and its
+# arrays (an `nnx.State`, a pytree like the scratch model's dict). `nnx.merge(graphdef,
+# params)` builds the module again, so `apply(params, X) = nnx.merge(graphdef, params)(X)` is
+# a pure function of the params, the same pair as the scratch model. `concise_mlp.init(key)`
+# builds the same module and returns its State, and `concise_mlp.apply` rebuilds the graphdef
+# from the params' shapes, so nothing but the params travels through `fit`.
+
+# %%
+graphdef, concise_params = nnx.split(model)
+same = jnp.array_equal(concise_mlp.apply(concise_params, train_data[0][:2]),
+                       nnx.merge(graphdef, concise_params)(train_data[0][:2]))
+print(f"apply equals nnx.merge(graphdef, params): {bool(same)}")
+jax.tree.map(jnp.shape, nnx.to_pure_dict(concise_params))
 
 # %%
 # reference: a figure: d2l's board of train_loss, val_loss and val_acc over 10 epochs
 metrics["concise"] = train_mlp("concise", concise_params, concise_mlp.apply, fit_key)
+
+# %% [markdown]
+# **Flax Linen, in older code.** Before NNX (2024), Flax's API was Linen, and much JAX code,
+# the first JAX edition of d2l among it, is written in it. A Linen module is a frozen
+# description with no arrays inside: `params = MLP(...).init(key, X)` returns them as a plain
+# nested dict (`{"params": {"hidden": {"kernel", "bias"}, ...}}`) and
+# `MLP(...).apply(params, X)` runs the model on them, the same pure pair as above with no
+# split and merge; its layers are declared inside `__call__` under `@nn.compact`. Flax now
+# recommends NNX for new code: the module holds its arrays as PyTorch's does, and
+# `nnx.split`/`nnx.merge` turn it into the pair only where a pure function is wanted.
 
 # %% [markdown]
 # ## Beyond the reference: the book's exercise with more hidden layers

@@ -3,10 +3,15 @@
 A checkpoint holds params, optimizer state, the number of finished epochs, the run's PRNG key,
 the history so far and the run's configuration, in Flax's msgpack serialization
 (`flax.serialization`): arrays are stored as their raw bytes, so a round trip is bitwise exact,
-and loading runs no code (no pickle). A file is `MAGIC`, the SHA-256 of the payload, then the
-payload; a truncated or corrupted file fails that digest and is skipped with a warning for the
-one before it. Files are written to a temporary name in the same folder, fsynced and renamed
-(`os.replace`): a run killed mid-write leaves the previous files whole.
+and loading runs no code (no pickle). Any pytree is stored as nested dicts keyed by its key
+path (`state_dict`): dict keys, tuple indices, NamedTuple fields (optax states), and for an
+`nnx.State` its layers, parameters and each Variable's `value`; it is read back into the
+structure of the run's own params and optimizer state (`from_state_dict`).
+
+A file is `MAGIC`, the SHA-256 of the payload, then the payload; a truncated or corrupted file
+fails that digest and is skipped with a warning for the one before it. Files are written to a
+temporary name in the same folder, fsynced and renamed (`os.replace`): a run killed mid-write
+leaves the previous files whole.
 
 One run per folder: `lock` holds an exclusive `flock` on `<folder>/.lock` for the whole run,
 and a second run asking for the folder meanwhile gets a CheckpointError naming the holder's pid
@@ -45,12 +50,12 @@ from jax import Array
 from jaxhw.files import abandoned_temporaries, write_atomic
 
 
-def _flax() -> tuple[Any, Any]:
-    """flax's (serialization, traverse_util), imported on first use: importing flax takes
-    ~0.25 s, which a run without checkpoints should not pay."""
-    from flax import serialization, traverse_util
+def _serialization() -> Any:
+    """flax.serialization, imported on first use: importing flax takes ~0.25 s, which a run
+    without checkpoints should not pay."""
+    from flax import serialization
 
-    return serialization, traverse_util
+    return serialization
 
 MAGIC = b"jaxhw-checkpoint-v1\n"
 _DIGEST_SIZE = 32
@@ -147,9 +152,7 @@ def save(directory: str | Path, epoch: int, state: Mapping[str, Any], *, keep: i
     if jax.process_index() != 0:  # params are replicated: one writer is enough
         return path
     folder.mkdir(parents=True, exist_ok=True)
-    serialization, _ = _flax()
-    payload = serialization.msgpack_serialize(jax.device_get(serialization.to_state_dict(
-        dict(state))))
+    payload = _serialization().msgpack_serialize(state_dict(jax.device_get(dict(state))))
     write_atomic(path, MAGIC + hashlib.sha256(payload).digest() + payload)
     for old_epoch, old in list_checkpoints(folder)[:-max(keep, 2)]:
         if old_epoch != epoch:
@@ -177,7 +180,7 @@ def load(path: str | Path) -> dict[str, Any]:
         raise CorruptCheckpointError(f"{path} is truncated or corrupted (SHA-256 mismatch, "
                                      f"{len(data)} bytes)")
     try:
-        state = _flax()[0].msgpack_restore(payload)
+        state = _serialization().msgpack_restore(payload)
         if isinstance(state.get("config"), str):  # older checkpoints hold a dict of ints
             state["config"] = json.loads(state["config"])
     except Exception as err:  # the digest matched, so the writer stored something odd
@@ -209,11 +212,41 @@ def latest(directory: str | Path) -> tuple[int, dict[str, Any]] | None:
     return None
 
 
-def _flat(tree: Any) -> dict[str, Any]:
-    """The leaves of a state dict keyed by their path "a/b/c" (empty nodes kept)."""
-    if not isinstance(tree, Mapping):
-        return {"": tree}
-    return _flax()[1].flatten_dict(dict(tree), keep_empty_nodes=True, sep="/")
+def _key_name(entry: Any) -> str:
+    """One step of a pytree key path as a name: a dict key, an index or a field's name."""
+    for attribute in ("key", "idx", "name"):  # DictKey, SequenceKey, GetAttrKey
+        if hasattr(entry, attribute):
+            return str(getattr(entry, attribute))
+    return str(entry)
+
+
+def state_dict(tree: Any) -> Any:
+    """`tree` as nested dicts keyed by the names of its key paths, down to its leaves (an
+    empty node, such as optax's EmptyState, as {}; None as None)."""
+    if tree is None:
+        return None
+    children, _ = jax.tree_util.tree_flatten_with_path(tree, is_leaf=lambda x: x is not tree)
+    if len(children) == 1 and children[0][0] == ():  # a leaf
+        return tree
+    return {_key_name(path[0]): state_dict(child) for path, child in children}
+
+
+def _leaves(tree: Any) -> dict[str, Any]:
+    """Every leaf of a pytree (or of a state dict) by its path "a/b/c"."""
+    flat, _ = jax.tree_util.tree_flatten_with_path(tree)
+    return {"/".join(_key_name(k) for k in path): leaf for path, leaf in flat}
+
+
+def from_state_dict(template: Any, stored: Any) -> Any:
+    """`stored` (nested dicts, as `state_dict` gives them) in the structure of `template`."""
+    flat, treedef = jax.tree_util.tree_flatten_with_path(template)
+    leaves = []
+    for path, _ in flat:
+        node = stored
+        for entry in path:
+            node = node[_key_name(entry)]
+        leaves.append(node)
+    return jax.tree.unflatten(treedef, leaves)
 
 
 def _dtype(leaf: Any) -> np.dtype:
@@ -222,17 +255,12 @@ def _dtype(leaf: Any) -> np.dtype:
 
 def check_matches(name: str, stored: Any, template: Any) -> None:
     """CheckpointError naming every path whose presence, shape or dtype differs."""
-    want = _flat(_flax()[0].to_state_dict(template))
-    got = _flat(stored)
+    want, got = _leaves(template), _leaves(stored)
     problems = [f"{name}/{p} is missing from the checkpoint" for p in want if p not in got]
     problems += [f"{name}/{p} is in the checkpoint but not in this run" for p in got
                  if p not in want]
     for p in want.keys() & got.keys():
         w, g = want[p], got[p]
-        if isinstance(w, Mapping) or isinstance(g, Mapping):  # an empty node on either side
-            if isinstance(w, Mapping) != isinstance(g, Mapping):
-                problems.append(f"{name}/{p} has a different structure")
-            continue
         w_shape, g_shape = np.shape(w), np.shape(g)
         if w_shape != g_shape:
             problems.append(f"{name}/{p} has shape {g_shape} in the checkpoint but {w_shape} in "
@@ -379,37 +407,41 @@ def resume(directory: str | Path, mode: bool | str, *, params: Any, opt_state: A
             raise CheckpointError(f"{message}. Use another checkpoint_dir for this run, or pass "
                                   "resume='force' to continue that run with these settings")
         warnings.warn(f"resume='force': {message}", RuntimeWarning, stacklevel=2)
-    serialization, _ = _flax()
     return epoch, {
-        "params": serialization.from_state_dict(params, stored["params"]),
-        "opt_state": serialization.from_state_dict(opt_state, stored["opt_state"]),
+        "params": from_state_dict(params, stored["params"]),
+        "opt_state": from_state_dict(opt_state, stored["opt_state"]),
         "history": {k: list(v) for k, v in stored["history"].items()},
     }
 
 
 def start_state(directory: str | Path | None, mode: bool | str, epochs: int, *, params: Any,
-                opt_state: Any, key: Array, config: Mapping[str, Any]
+                opt_state: Any, key: Array, config: Mapping[str, Any], initial_epoch: int = 0
                 ) -> tuple[int, Any, Any, dict[str, list]]:
     """Where a training run starts: (first epoch, params, opt_state, history so far).
 
-    Without `directory`, or when `resume` finds nothing to continue, epoch 0 and the given
-    state; otherwise the checked checkpoint (see `resume`), which must not be past `epochs`.
-    Bad arguments fail here, before an epoch is spent. Call it inside `lock(directory)`, so
-    that no other run writes the folder between this check and the run's last checkpoint.
+    Without `directory`, or when `resume` finds nothing to continue, `initial_epoch` and the
+    given state; otherwise the checked checkpoint (see `resume`), which must not be past
+    `epochs`. Bad arguments fail here, before an epoch is spent. Call it inside
+    `lock(directory)`, so that no other run writes the folder between this check and the
+    run's last checkpoint.
     """
     mode = check_resume_mode(mode)
-    history: dict[str, list] = {"train_loss": [], "batch_loss": [], "epoch_seconds": []}
+    history: dict[str, list] = {"epoch": [], "train_loss": [], "batch_loss": [],
+                                "epoch_seconds": []}
     if directory is None:
         if mode is not False:
             raise ValueError(f"resume={mode!r} needs a checkpoint_dir to resume from; pass "
                              "checkpoint_dir, or leave resume=False")
-        return 0, params, opt_state, history
+        return initial_epoch, params, opt_state, history
     folder = checked_folder(directory)
     resumed = resume(folder, mode, params=params, opt_state=opt_state, key=key, config=config)
     if resumed is None:
-        return 0, params, opt_state, history
+        return initial_epoch, params, opt_state, history
     epoch, state = resumed
     if epoch > epochs:
         raise ValueError(f"the checkpoint in {directory} is at epoch {epoch}, past "
                          f"epochs={epochs}")
-    return epoch, state["params"], state["opt_state"], state["history"]
+    stored = state["history"]
+    if "epoch" not in stored:  # written before history held the epoch indices
+        stored["epoch"] = list(range(epoch - len(stored["train_loss"]), epoch))
+    return epoch, state["params"], state["opt_state"], stored

@@ -1,14 +1,18 @@
 """What `fit` checks: its arguments before anything is traced, its training loss every epoch.
 
-Each check names the argument, what was expected and what was given. After each epoch, `fit`
-asks `diverged` whether a training loss turned non-finite or rose above `RISE` times the run's
-first minibatch loss, and `check_labels` whether a non-finite loss comes from the data.
+Each check names the argument, what was expected and what was given. Before compiling, `fit`
+looks for nan and inf in the data (`check_finite`, one pass on the host) and traces the loss
+on one abstract minibatch of each pass (`check_pass`), so that a fault met while tracing names
+`train`, `val` or the parameter. After each epoch, `fit` asks `diverged` whether a training
+loss turned non-finite or rose above `RISE` times the run's first minibatch loss, and
+`check_labels` whether a non-finite loss comes from the labels.
 """
 
 from __future__ import annotations
 
+import contextlib
 import warnings
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import jax
@@ -18,7 +22,9 @@ import optax
 from jax import Array
 from jax.sharding import AxisType, Mesh
 
+from jaxhw.data import batches
 from jaxhw.fingerprint import describe
+from jaxhw.models.checks import ParamsError
 
 DATA_AXIS = "data"
 RISE = 10.0
@@ -32,6 +38,21 @@ def check_int(name: str, value: Any, minimum: int) -> int:
     if value < minimum:
         raise ValueError(f"{name} must be >= {minimum}, got {value}")
     return int(value)
+
+
+def check_initial_epoch(initial_epoch: Any, epochs: int, resume: bool | str) -> int:
+    """`initial_epoch` as an int in [0, epochs]; ValueError naming it otherwise, or when it
+    comes with `resume` (a checkpoint says where a resumed run starts)."""
+    initial_epoch = check_int("initial_epoch", initial_epoch, 0)
+    if initial_epoch > epochs:
+        raise ValueError(f"initial_epoch ({initial_epoch}) is past epochs ({epochs}); epochs is "
+                         "the epoch to stop at, as in Keras: to train 3 more epochs after "
+                         f"{initial_epoch}, pass epochs={initial_epoch + 3}")
+    if initial_epoch and resume is not False:
+        raise ValueError(f"pass initial_epoch or resume, not both: resume={resume!r} continues "
+                         "from the checkpoint's epoch, initial_epoch from a FitResult "
+                         "(fit(..., initial_epoch=result.next_epoch))")
+    return initial_epoch
 
 
 def check_optimizer(optimizer: Any) -> None:
@@ -106,6 +127,78 @@ def data_mesh(mesh: Any, batch_size: int) -> Mesh:
                          f"{DATA_AXIS!r} axis ({size} devices), so that each device takes an "
                          f"equal share; e.g. batch_size {nearest}")
     return Mesh(mesh.devices, mesh.axis_names, axis_types=(AxisType.Auto,) * len(mesh.axis_names))
+
+
+# ----------------------------------------------------------------------------- the data
+def check_finite(data: Any, name: str) -> None:
+    """ValueError naming the first array of `data` that holds nan or inf: how many values, in
+    how many examples, and the first such example. Integer arrays (uint8 images) are skipped."""
+    for array_name, a in zip(batches.array_names(data, name), jax.tree.leaves(data),
+                             strict=True):
+        if not jnp.issubdtype(a.dtype, jnp.inexact):
+            continue
+        finite = np.isfinite(a).all() if isinstance(a, np.ndarray) else jnp.isfinite(a).all()
+        if finite:
+            continue
+        bad = ~np.isfinite(np.asarray(jax.device_get(a))).reshape(len(a), -1)
+        rows = np.flatnonzero(bad.any(axis=1))
+        raise ValueError(f"{array_name} holds {int(bad.sum())} non-finite value(s) (nan or inf) "
+                         f"in {len(rows)} example(s), the first at index {rows[0]}; fix or drop "
+                         "those examples before training")
+
+
+def abstract_minibatch(data: Any, batch_size: int) -> Any:
+    """The shapes and dtypes of one minibatch of `data`, as `jax.eval_shape` takes them."""
+    return jax.tree.map(lambda a: jax.ShapeDtypeStruct(
+        (batch_size, *np.shape(a)[1:]), jax.dtypes.canonicalize_dtype(a.dtype)), data)
+
+
+def check_pass(where: str, fns: list[Callable], params: Any, data: Any, batch_size: int,
+               stacked: bool = False) -> None:
+    """Trace each `fn(params, batch)` (the loss, the metrics) on one minibatch of `data`,
+    abstractly (`jax.eval_shape`: nothing is computed), before any compiling. An error met
+    while tracing is raised again naming `where` ("train", "val"), with the shapes involved; a
+    model's ParamsError as it is. (eval_shape remembers a function's trace for the same shapes,
+    so a second fit with the same loss traces nothing here.)"""
+    one = jax.tree.map(lambda a: jax.ShapeDtypeStruct(
+        np.shape(a)[1:] if stacked else np.shape(a), jax.dtypes.canonicalize_dtype(a.dtype)),
+        params)
+    batch = abstract_minibatch(data, batch_size)
+    with named_pass(where, one, batch):
+        for fn in fns:
+            jax.eval_shape(fn, one, batch)
+
+
+@contextlib.contextmanager
+def named_pass(where: str, params: Any, batch: Any) -> Iterator[None]:
+    """Raise an error from the block again as a ValueError that starts with `where`."""
+    try:
+        yield
+    except ParamsError:
+        raise
+    except KeyError as err:
+        raise ValueError(f"{where}: the loss looked up {err.args[0]!r}, which is not there; "
+                         f"params hold {_listed(params)}; a {where} minibatch holds "
+                         f"{_listed(batch, where)} (params from another model's init?)"
+                         ) from err
+    except (TypeError, IndexError) as err:
+        raise ValueError(f"{where}: {err} (tracing the loss on a {where} minibatch of "
+                         f"{_listed(batch, where)}, with params {_listed(params)})"
+                         ) from err
+    except ValueError as err:
+        raise ValueError(f"{where}: {err}") from err
+
+
+def _listed(tree: Any, data_name: str | None = None, limit: int = 6) -> str:
+    """Each array of a batch of `data_name` ("train X ...") or of params ("params['W'] ...")
+    with its dtype and shape, the first `limit` of them."""
+    names = (batches.array_names(tree, data_name) if data_name else
+             [f"params{jax.tree_util.keystr(p)}" for p, _ in
+              jax.tree_util.tree_flatten_with_path(tree)[0]])
+    items = [f"{n} {np.dtype(a.dtype).name}{list(a.shape)}"
+             for n, a in zip(names, jax.tree.leaves(tree), strict=True)]
+    return ", ".join(items[:limit]) + (f", ... ({len(items)} in all)" if len(items) > limit
+                                       else "")
 
 
 # ----------------------------------------------------------------------------- the training loss
@@ -210,19 +303,22 @@ class LossWatch:
 
 
 def check_labels(loss: Any, params: Any, train: Any) -> None:
-    """After a non-finite training loss: ValueError if some integer label alone gives a
-    non-finite loss at the starting params (e.g. a class outside [0, q)): a data error."""
+    """After a non-finite training loss: ValueError if some integer labels give a non-finite
+    loss at the starting params where label 0 gives a finite one, on an all-zero input (so
+    that only the label can be at fault): a class outside [0, q), a data error."""
     if not (isinstance(train, tuple | list) and len(train) == 2):
         return
     X, y = train
     labels = np.asarray(jax.device_get(y))
     if labels.ndim != 1 or not np.issubdtype(labels.dtype, np.integer):
         return
-    values, where = np.unique(labels, return_index=True)
-    per_example = jax.vmap(lambda x, t: loss(params, (x[None], t[None])))
-    finite = np.isfinite(np.asarray(per_example(jnp.asarray(X)[where], jnp.asarray(y)[where])))
-    if not finite.all():
+    values = np.union1d(labels, [0]).astype(labels.dtype)  # 0: a class of every classifier
+    zeros = jnp.zeros((len(values), 1, *X.shape[1:]), X.dtype)
+    per_label = jax.vmap(lambda x, t: loss(params, (x, t[None])))
+    finite = np.isfinite(np.asarray(per_label(zeros, jnp.asarray(values))))
+    if finite[values == 0].all() and not finite.all():
         raise ValueError(f"train: label(s) {values[~finite].tolist()} give a non-finite loss even "
-                         "at the starting parameters; for a classifier, labels must lie in [0, "
+                         "at the starting parameters (on an all-zero input, where label 0 gives "
+                         "a finite one); for a classifier, labels must lie in [0, "
                          f"number of classes) (train y holds values in [{labels.min()}, "
                          f"{labels.max()}]). Fix the labels; the learning rate is not the cause")

@@ -173,10 +173,12 @@ def default_eval_batch_size(n: int, batch_size: int, cap: int = 2048) -> int:
 def evaluate(loss: LossFn, params: Params, data: batches.Dataset, *, batch_size: int = 1024,
              metrics: MetricsFn | None = None) -> dict[str, float]:
     """Mean loss (and metrics) over `data`, batched in order; returns plain floats."""
+    data = batches.as_arrays(data, "data")
     n = batches.num_examples(data, "data")
     if n == 0:
         raise ValueError("data holds no examples; evaluate needs at least one")
     batch_size = min(checks.check_int("batch_size", batch_size, 1), n)
+    checks.check_pass("data", [loss] + ([metrics] if metrics else []), params, data, batch_size)
     out = _compiled_measure(params, batches.to_device(data, "data"), loss=loss, metrics=metrics,
                             batch_size=batch_size)
     return {k: float(v) for k, v in out.items()}
@@ -184,32 +186,48 @@ def evaluate(loss: LossFn, params: Params, data: batches.Dataset, *, batch_size:
 
 class FitResult(NamedTuple):
     """What `fit` returns: the trained params, the history, and the optimizer state (pass it
-    back as `opt_state=` to continue training)."""
+    back as `opt_state=`, with `initial_epoch=result.next_epoch`, to continue training).
+
+    Three fields, so that `params, history, opt_state = fit(...)` unpacks it; the epochs it
+    ran are `history["epoch"]`."""
 
     params: Params
     history: History
     opt_state: Any
+
+    @property
+    def next_epoch(self) -> int:
+        """The epoch to continue from: the last one run, plus one."""
+        ran = self.history["epoch"]
+        if not len(ran):
+            raise ValueError("this fit ran no epoch (initial_epoch equalled epochs): continue "
+                             "from that same initial_epoch")
+        return int(ran[-1]) + 1
 
 
 def fit(loss: LossFn, params: Params, optimizer: optax.GradientTransformation,
         train: batches.Dataset, val: batches.Dataset | None = None, *, epochs: int,
         batch_size: int, key: Array, metrics: MetricsFn | None = None,
         eval_batch_size: int | None = None, board=None, progress: bool = True,
-        opt_state: Any = None, stacked: bool = False, mesh: Mesh | None = None,
-        checkpoint_dir: str | Path | None = None, resume: bool | str = False,
-        on_divergence: str = "warn") -> FitResult:
+        opt_state: Any = None, initial_epoch: int = 0, stacked: bool = False,
+        mesh: Mesh | None = None, checkpoint_dir: str | Path | None = None,
+        resume: bool | str = False, on_divergence: str = "warn") -> FitResult:
     """Train `params` with `optimizer` on minibatches of `train`; returns
     `FitResult(params, history, opt_state)`.
 
     loss(params, batch) -> scalar mean over the batch, where a batch is `train` indexed on its
     leading axis (e.g. `(X[idx], y[idx])`). Epoch e visits the examples in the order drawn from
-    `fold_in(key, e)`; its last minibatch holds the remainder. history (numpy arrays):
-    `train_loss` (epochs,), `batch_loss` (epochs, minibatches), `epoch_seconds` (epochs,), and
-    with `val`: `val_loss` and `val_<name>` for each entry of `metrics(params, batch)`.
+    `fold_in(key, e)`; its last minibatch holds the remainder. history (numpy arrays), one
+    entry per epoch run: `epoch` (the epoch indices), `train_loss`, `batch_loss` (epochs,
+    minibatches), `epoch_seconds`, and with `val`: `val_loss` and `val_<name>` for each entry
+    of `metrics(params, batch)`. Data may be numpy or JAX arrays, or lists of numbers.
 
     eval_batch_size: validation batch (default: the largest divisor of the validation size up
     to 2048). board: a ProgressBoard fed once per epoch. progress=False hides the bar.
     opt_state: the optimizer state to continue from (e.g. a previous FitResult's).
+    initial_epoch: the index of the first epoch to run, as in Keras (`epochs` is the index to
+    stop at): `fit(r.params, ..., opt_state=r.opt_state, initial_epoch=r.next_epoch,
+    epochs=6)` after `r = fit(..., epochs=3)` equals `fit(..., epochs=6)` bit for bit.
     stacked: params (and opt_state) hold a stack of models along a leading axis, trained at
     once with `vmap`; `key` is one key or one per model (see `jaxhw.sweep.fit_many`).
     mesh: a jax.sharding.Mesh with a "data" axis dividing batch_size; each batch is split over
@@ -223,14 +241,16 @@ def fit(loss: LossFn, params: Params, optimizer: optax.GradientTransformation,
     return what there is).
     """
     epochs = checks.check_int("epochs", epochs, 0)
+    resume = checkpoint.check_resume_mode(resume)
+    initial_epoch = checks.check_initial_epoch(initial_epoch, epochs, resume)
     batch_size = checks.check_int("batch_size", batch_size, 1)
+    train = batches.as_arrays(train, "train")
     n = batches.num_examples(train, "train")
     if not n or batch_size > n:
         raise ValueError(f"batch_size ({batch_size}) is larger than the training data ({n})")
     checks.check_optimizer(optimizer)
     if on_divergence not in ("warn", "stop"):
         raise ValueError(f"on_divergence must be 'warn' or 'stop', got {on_divergence!r}")
-    resume = checkpoint.check_resume_mode(resume)
     key = checks.check_key(key, checks.num_models(params) if stacked else None)
     opt_state = checks.check_opt_state(opt_state, optimizer, params, stacked)
     replicated = batch_sharding = None
@@ -238,14 +258,20 @@ def fit(loss: LossFn, params: Params, optimizer: optax.GradientTransformation,
         mesh = checks.data_mesh(mesh, batch_size)
         replicated = NamedSharding(mesh, PartitionSpec())
         batch_sharding = NamedSharding(mesh, PartitionSpec(checks.DATA_AXIS))
+    checks.check_finite(train, "train")
+    checks.check_pass("train", [loss], params, train, batch_size, stacked)
     train = batches.to_device(train, "train", replicated)
     if val is not None:
+        val = batches.as_arrays(val, "val")
         n_val = batches.num_examples(val, "val")
         if not n_val:
             raise ValueError("val holds no examples; pass val=None to train without validation")
-        val = batches.to_device(val, "val", replicated)
         eval_batch_size = (default_eval_batch_size(n_val, batch_size) if eval_batch_size is None
                            else min(checks.check_int("eval_batch_size", eval_batch_size, 1), n_val))
+        checks.check_finite(val, "val")
+        checks.check_pass("val", [loss] + ([metrics] if metrics else []), params, val,
+                          eval_batch_size, stacked)
+        val = batches.to_device(val, "val", replicated)
     static = {"loss": loss, "optimizer": optimizer, "metrics": metrics, "batch_size": batch_size,
               "eval_batch_size": eval_batch_size, "batch_sharding": batch_sharding}
     if stacked:
@@ -258,7 +284,7 @@ def fit(loss: LossFn, params: Params, optimizer: optax.GradientTransformation,
     with checkpoint.lock(checkpoint_dir):  # one run writes a checkpoint folder at a time
         first_epoch, params, opt_state, history = checkpoint.start_state(
             checkpoint_dir, resume, epochs, params=params, opt_state=opt_state, key=key,
-            config=config)
+            config=config, initial_epoch=initial_epoch)
         if replicated is not None:
             params, opt_state = jax.device_put((params, opt_state), replicated)
         bar = progress_bar(first_epoch, epochs, progress)
@@ -267,7 +293,8 @@ def fit(loss: LossFn, params: Params, optimizer: optax.GradientTransformation,
             params, opt_state, losses, val_means = run_epoch(params, opt_state, train, val, key,
                                                              index, **static)
             losses, val_means = jax.device_get((losses, val_means))  # the epoch's one host sync
-            record_epoch(history, losses, val_means, time.perf_counter() - start, n, batch_size)
+            record_epoch(history, index, losses, val_means, time.perf_counter() - start, n,
+                         batch_size)
             bar.set_postfix({k: f"{np.min(v[-1]):.4g}" for k, v in history.items()
                              if k in ("train_loss", "val_loss", "val_acc")}, refresh=False)
             if checkpoint_dir is not None:
@@ -281,9 +308,10 @@ def fit(loss: LossFn, params: Params, optimizer: optax.GradientTransformation,
     return FitResult(params, _as_arrays(history, stacked, n, batch_size), opt_state)
 
 
-def record_epoch(history: dict[str, list], losses: np.ndarray, val_means: Mapping | None,
-                 seconds: float, n: int, batch_size: int) -> None:
-    """Append one epoch's minibatch losses, their mean, validation means and seconds."""
+def record_epoch(history: dict[str, list], index: int, losses: np.ndarray,
+                 val_means: Mapping | None, seconds: float, n: int, batch_size: int) -> None:
+    """Append epoch `index`: its minibatch losses, their mean, validation means and seconds."""
+    history["epoch"].append(index)
     history["epoch_seconds"].append(seconds)
     history["train_loss"].append(example_weighted_mean(losses, n, batch_size))
     history["batch_loss"].append(losses)
@@ -320,9 +348,10 @@ def example_weighted_mean(losses: np.ndarray, n: int, batch_size: int) -> np.nda
 
 def _as_arrays(history: dict[str, list], stacked: bool, n: int, batch_size: int) -> History:
     """Per-epoch lists as arrays, epochs first; for a stack of models, models first."""
-    out = {"epoch_seconds": np.asarray(history["epoch_seconds"], np.float64)}
+    out = {"epoch": np.asarray(history["epoch"], np.int64),
+           "epoch_seconds": np.asarray(history["epoch_seconds"], np.float64)}
     for name, values in history.items():
-        if name == "epoch_seconds":
+        if name in out:
             continue
         if not values:  # zero epochs
             batches_per_epoch = -(-n // batch_size) if name == "batch_loss" else None

@@ -36,8 +36,8 @@ def test_two_processes_with_the_same_seed_give_identical_bits(tmp_path):
         assert child.returncode == 0, err
     a, b = (np.load(out) for out in outs)
     assert sorted(a.files) == sorted(b.files) == [
-        "batch_loss", "param_W1", "param_W2", "param_b1", "param_b2", "train_loss", "val_acc",
-        "val_loss"]
+        "batch_loss", "epoch", "param_W1", "param_W2", "param_b1", "param_b2", "train_loss",
+        "val_acc", "val_loss"]
     for name in a.files:
         np.testing.assert_array_equal(a[name], b[name], err_msg=name)  # bitwise, not close
         assert a[name].dtype == b[name].dtype

@@ -7,7 +7,7 @@ import optax
 import pytest
 
 from jaxhw import sweep, train
-from jaxhw.models import mlp
+from jaxhw.models import concise_mlp, mlp
 from jaxhw.nn.losses import cross_entropy
 
 LOSS = train.supervised_loss(mlp.apply, cross_entropy)
@@ -59,9 +59,10 @@ def test_learning_rate_sweep_equals_fit_per_rate(data, lr_sweep):
 
 def test_another_grid_reuses_the_compiled_epoch(data, lr_sweep):
     # The rates are data (in the optimizer state), so a new grid traces nothing new: one
-    # compile traces the loss 4 times (scanned and last step, validation batches and rest).
+    # compile traces the loss 4 times (scanned and last step, validation batches and rest),
+    # and fit's check of each pass once more on an abstract minibatch (train, val).
     params, many, _ = lr_sweep
-    loss = chex.assert_max_traces(LOSS, n=4)
+    loss = chex.assert_max_traces(LOSS, n=6)
     start = sweep.replicate(params, 3)
     again, _, _ = sweep.fit_many(loss, start, OPT, *data, key=jax.random.key(1),
                                  learning_rates=LRS, **KW)
@@ -82,6 +83,36 @@ def test_seeds_with_adam_equal_fit_per_seed(data):
         np.testing.assert_allclose(hist["val_acc"][i], h["val_acc"], atol=1e-5, rtol=0)
     assert not np.allclose(hist["batch_loss"][0], hist["batch_loss"][1])  # own batches each
     assert hist["epoch_seconds"].shape == (3,)
+
+
+def test_nnx_params_stacked_by_vmap_equal_fit_per_model(data):
+    # An nnx.State is a pytree like a dict: vmap stacks it, fit_many trains the stack.
+    keys = jax.random.split(jax.random.key(5), 3)
+    params = jax.vmap(lambda k: concise_mlp.init(k, 6, 16, 3))(keys)
+    loss = train.supervised_loss(concise_mlp.apply, cross_entropy)
+    kw = {**KW, "metrics": train.classification_metrics(concise_mlp.apply)}
+    opt = optax.adam(0.02)
+    many, hist, _ = sweep.fit_many(loss, params, opt, *data, key=keys, **kw)
+    assert type(many) is type(params)
+    chex.assert_shape(many["hidden"]["kernel"][...], (3, 6, 16))
+    for i in (0, 2):
+        alone, h, _ = train.fit(loss, _model(params, i), opt, *data, key=keys[i], **kw)
+        # vmap batches the same float32 products per model; XLA may order their sums
+        # differently from the single model's: a few ulps per step over 21 Adam steps.
+        chex.assert_trees_all_close(_model(many, i), alone, atol=1e-5, rtol=0)
+        np.testing.assert_allclose(hist["val_acc"][i], h["val_acc"], atol=1e-5, rtol=0)
+
+
+def test_fit_many_continues_with_initial_epoch_bit_for_bit(data, lr_sweep):
+    params, many, hist = lr_sweep
+    kw = {**KW, "key": jax.random.key(1)}
+    first = sweep.fit_many(LOSS, sweep.replicate(params, 3), OPT, *data, learning_rates=LRS,
+                           **{**kw, "epochs": 2})
+    then = sweep.fit_many(LOSS, first.params, OPT, *data, opt_state=first.opt_state,
+                          initial_epoch=first.next_epoch, **kw)
+    chex.assert_trees_all_equal(then.params, many)
+    np.testing.assert_array_equal(then.history["epoch"], [2])
+    np.testing.assert_array_equal(then.history["val_acc"], hist["val_acc"][:, 2:])
 
 
 def test_diverging_model_warns_and_the_others_train_on(data):

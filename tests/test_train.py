@@ -34,7 +34,8 @@ def test_history_shapes_and_decreasing_loss(data):
     params, hist, _ = _fit(data)
     chex.assert_shape(params["w"], (2, 1))
     chex.assert_type(params["w"], jnp.float32)
-    assert set(hist) == {"train_loss", "batch_loss", "epoch_seconds", "val_loss"}
+    assert set(hist) == {"epoch", "train_loss", "batch_loss", "epoch_seconds", "val_loss"}
+    np.testing.assert_array_equal(hist["epoch"], [0, 1, 2])
     chex.assert_shape(hist["train_loss"], (3,))
     chex.assert_shape(hist["batch_loss"], (3, 32))  # 31 full batches + the partial one of 8
     assert np.all(np.diff(hist["train_loss"]) < 0)
@@ -84,10 +85,11 @@ def test_same_seed_bitwise_identical(data):
 
 def test_no_recompile_on_second_fit(data):
     # One compile traces the loss 4 times: the scanned step, the smaller last step, the scanned
-    # validation batches and the validation remainder. A second fit with the same loss and
-    # optimizer objects and shapes must reuse the compiled epoch: no more traces.
+    # validation batches and the validation remainder; fit's check of each pass traces it once
+    # more on an abstract minibatch of each (train, val). A second fit with the same loss and
+    # optimizer objects and shapes must reuse the compiled epoch and those checks' traces.
     tr, va = data
-    loss = chex.assert_max_traces(LOSS, n=4)
+    loss = chex.assert_max_traces(LOSS, n=6)
     optimizer = optim.sgd(0.03)
     kw = {"batch_size": 32, "progress": False, "eval_batch_size": 300}
     params = linear.init(jax.random.key(1), 2)
@@ -208,6 +210,64 @@ def test_fit_returns_the_optimizer_state_to_continue_from(data):
     assert int(opt_state[0].count) == 2 * 32  # Adam counted every step: 31 full + 1 smaller
     _, _, later = _fit(data, optimizer=opt, params=params, opt_state=opt_state, epochs=1)
     assert int(later[0].count) == 3 * 32
+
+
+CONTINUED = {
+    # A decaying schedule (optax counts its steps in the state), weight decay and momentum.
+    "sgd_schedule_decay": optax.chain(optax.add_decayed_weights(1e-2), optax.sgd(
+        optax.exponential_decay(0.1, transition_steps=10, decay_rate=0.8), momentum=0.9)),
+    "adam": optax.adam(optax.cosine_decay_schedule(0.02, decay_steps=120)),
+}
+
+
+@pytest.mark.parametrize("name", list(CONTINUED))
+def test_three_epochs_then_three_more_equal_six_bit_for_bit(name):
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(300, 6)).astype(np.float32)
+    y = ((X[:, 0] > 0).astype(np.int32) + (X[:, 1] > 0)).astype(np.int32)
+    loss = train.supervised_loss(mlp.apply, cross_entropy)
+    params = mlp.init(jax.random.key(0), 6, 16, 3, sigma=0.3)
+    kw = {"batch_size": 32, "key": jax.random.key(1), "progress": False,
+          "metrics": train.classification_metrics(mlp.apply)}
+    opt, tr, va = CONTINUED[name], (X[:250], y[:250]), (X[250:], y[250:])
+    six = train.fit(loss, params, opt, tr, va, epochs=6, **kw)
+    first = train.fit(loss, params, opt, tr, va, epochs=3, **kw)
+    assert first.next_epoch == 3
+    params3, history3, opt_state3 = first  # three fields still unpack
+    then = train.fit(loss, params3, opt, tr, va, opt_state=opt_state3,
+                     initial_epoch=first.next_epoch, epochs=6, **kw)
+    chex.assert_trees_all_equal(then.params, six.params)
+    chex.assert_trees_all_equal(then.opt_state, six.opt_state)
+    np.testing.assert_array_equal(then.history["epoch"], [3, 4, 5])
+    assert then.next_epoch == 6
+    for k in ("train_loss", "batch_loss", "val_loss", "val_acc"):
+        np.testing.assert_array_equal(then.history[k], six.history[k][3:])
+        np.testing.assert_array_equal(history3[k], six.history[k][:3])
+    # Without initial_epoch, the second call replays epochs 0-2's orders: not the same run.
+    replayed = train.fit(loss, params3, opt, tr, va, opt_state=opt_state3, epochs=3, **kw)
+    assert not np.array_equal(replayed.params["W1"], six.params["W1"])
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"initial_epoch": -1}, "initial_epoch must be >= 0, got -1"),
+    ({"initial_epoch": 1.0}, "initial_epoch must be an integer, got 1.0"),
+    ({"initial_epoch": 4}, r"initial_epoch \(4\) is past epochs \(3\); epochs is the epoch to "
+                           "stop at, as in Keras: to train 3 more epochs after 4, pass epochs=7"),
+    ({"initial_epoch": 1, "resume": "auto", "checkpoint_dir": "unused"},
+     "pass initial_epoch or resume, not both"),
+])
+def test_bad_initial_epoch_is_refused(data, kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        _fit(data, **kwargs)
+
+
+def test_initial_epoch_equal_to_epochs_runs_nothing(data):
+    params = linear.init(jax.random.key(1), 2)
+    same, hist, _ = result = _fit(data, params=params, initial_epoch=3, epochs=3)
+    chex.assert_trees_all_equal(same, params)
+    assert hist["epoch"].shape == (0,) and hist["epoch"].dtype == np.int64
+    with pytest.raises(ValueError, match="this fit ran no epoch"):
+        result.next_epoch  # noqa: B018 (a property that raises)
 
 
 def test_the_loss_value_reaches_the_optimizer(data):

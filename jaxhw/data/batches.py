@@ -1,10 +1,14 @@
 """Device-resident datasets: checks, keyed per-epoch orders, minibatches.
 
-A dataset is any pytree of arrays sharing the leading (example) axis, e.g. `(X, y)`.
+A dataset is any pytree of arrays sharing the leading (example) axis, e.g. `(X, y)`. Inside
+it, a list or tuple of Python numbers (or of such lists, row by row) counts as one array and is
+converted as `np.asarray` converts it (`as_arrays`): `([[0.1, 0.2], [0.3, 0.4]], [0, 1])` is
+X (2, 2) and y (2,).
 """
 
 from __future__ import annotations
 
+import numbers
 from typing import Any
 
 import jax
@@ -15,14 +19,55 @@ from jax import Array
 Dataset = Any  # a pytree of arrays with a common leading axis
 
 
+def _is_number_list(x: Any) -> bool:
+    """A (nested) list or tuple of Python numbers, e.g. [[0.1, 0.2], [0.3, 0.4]] or [0, 1]."""
+    if not isinstance(x, list | tuple) or hasattr(x, "_fields") or not x:  # not a NamedTuple
+        return False
+    return all(isinstance(v, numbers.Number) or _is_number_list(v) for v in x)
+
+
+def as_arrays(data: Dataset, name: str = "data") -> Dataset:
+    """`data` with each list or tuple of numbers inside it converted by `np.asarray` (`data`
+    itself stays the container, e.g. the pair); ValueError naming `name` for a ragged one."""
+
+    def convert(path: Any, x: Any) -> Any:
+        if not _is_number_list(x):
+            return x
+        try:
+            return np.asarray(x)
+        except ValueError:
+            raise ValueError(f"{array_name(data, name, path)} is a list of rows of different "
+                             "lengths; give every example the same number of values") from None
+
+    return jax.tree_util.tree_map_with_path(
+        convert, data, is_leaf=lambda x: x is not data and _is_number_list(x))
+
+
+def array_name(data: Dataset, name: str, path: Any) -> str:
+    """A name for the array at key `path` of `data`: "train X" or "train y" in a pair (X, y),
+    else `name` and the path ("train['X']")."""
+    if isinstance(data, tuple | list) and len(data) == 2 and len(path) == 1:
+        return f"{name} {'Xy'[path[0].idx]}"
+    return f"{name}{jax.tree_util.keystr(path)}"
+
+
+def array_names(data: Dataset, name: str = "data") -> list[str]:
+    """`array_name` of each array of `data`, in leaf order."""
+    return [array_name(data, name, path)
+            for path, _ in jax.tree_util.tree_flatten_with_path(data)[0]]
+
+
 def num_examples(data: Dataset, name: str = "data") -> int:
     """Length of the common leading axis; ValueError naming `name` when leaves disagree."""
     leaves = jax.tree.leaves(data)
     if not leaves:
         raise ValueError(f"{name} holds no arrays; expected e.g. a pair (X, y)")
     shapes = [np.shape(leaf) for leaf in leaves]
-    if any(len(s) == 0 for s in shapes):
-        raise ValueError(f"{name}: every array needs a leading example axis, got shapes {shapes}")
+    scalars = [n for n, s in zip(array_names(data, name), shapes, strict=True) if not s]
+    if scalars:
+        more = f" and {len(scalars) - 1} more" if len(scalars) > 1 else ""
+        raise ValueError(f"{name}: every array needs a leading example axis; {scalars[0]} is a "
+                         f"single value{more} (expected e.g. a pair of arrays (X, y))")
     lengths = {s[0] for s in shapes}
     if len(lengths) != 1:
         raise ValueError(f"{name}: arrays have different lengths {[s[0] for s in shapes]} "

@@ -2,12 +2,15 @@
 
 `check_classification_data` runs on the host before `fit` or `evaluate`; the others run in a
 model's `init` or `apply`, while tracing, so a compiled step pays nothing for them.
+`check_params` compares params with the shapes a model's `apply` wants, written with named
+sizes (`{"W": ("num_inputs", "num_outputs"), "b": ("num_outputs",)}`), and names the parameter
+that is missing, extra or of another shape.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import jax
@@ -38,16 +41,27 @@ def check_classification_data(data: Any, *, num_classes: int, input_shape: Seque
     if not (x_dtype == np.uint8 or np.issubdtype(x_dtype, np.floating)):
         raise ValueError(f"{name}: X must hold uint8 pixels or floats, got dtype {x_dtype}")
     if y_shape != (x_shape[0],):
-        raise ValueError(f"{name}: y must have shape ({x_shape[0]},) to match X, got {y_shape}")
-    y_dtype = np.dtype(getattr(y, "dtype", np.asarray(y).dtype))
-    if not np.issubdtype(y_dtype, np.integer):
-        raise ValueError(f"{name}: y must hold integer class labels, got dtype {y_dtype}")
+        raise ValueError(f"{name}: y must have shape ({x_shape[0]},) to match X, got {y_shape}"
+                         f"{label_fix(np.asarray(y), x_shape[0])}")
     labels = np.asarray(y)
+    if not np.issubdtype(labels.dtype, np.integer):
+        raise ValueError(f"{name}: y must hold integer class labels, got dtype {labels.dtype}"
+                         f"{label_fix(labels, x_shape[0])}")
     low, high = int(labels.min()), int(labels.max())
     if low < 0 or high >= num_classes:
         raise ValueError(f"{name}: y must hold labels in [0, {num_classes}), got values in "
                          f"[{low}, {high}]")
     return x_shape
+
+
+def label_fix(y: np.ndarray, n: int) -> str:
+    """The fix for labels that are not (n,) integers, as a clause for a message (or "")."""
+    if y.ndim == 2 and y.shape[0] == n and y.size and np.all((y == 0) | (y == 1)) and np.all(
+            y.sum(axis=1) == 1):
+        return "; these look one-hot (one 1 per row): pass y.argmax(-1), the class indices"
+    if y.ndim == 1 and np.issubdtype(y.dtype, np.floating) and np.all(y == np.round(y)):
+        return "; these are whole numbers stored as floats: pass y.astype(int)"
+    return ""
 
 
 def check_sizes(**sizes: Any) -> None:
@@ -86,3 +100,79 @@ def check_features(X: Array, num_inputs: int) -> None:
     """ValueError unless X is (n, num_inputs): the shape a linear layer's weights expect."""
     if X.ndim != 2 or X.shape[1] != num_inputs:
         raise ValueError(f"X must have shape (n, {num_inputs}) for these weights, got {X.shape}")
+
+
+class ParamsError(ValueError):
+    """Params that do not fit a model's `apply`; the message names the parameter."""
+
+
+Shapes = Mapping[str, tuple[int | str, ...]]  # "hidden/kernel" -> ("num_inputs", "num_hiddens")
+
+
+def check_params(model: str, params: Any, want: Shapes) -> dict[str, int]:
+    """The sizes named in `want`, read from `params`; ParamsError naming each parameter that
+    is missing, extra, or of another shape than `want` says.
+
+    want: parameter name ("W", or "hidden/kernel" for nested dicts and nnx.State) -> shape, a
+    tuple of ints and size names; a name takes its value from the first parameter that has it.
+    """
+    if not isinstance(params, Mapping):
+        raise ParamsError(f"{model}.apply needs params holding {_wanted(want)}; got "
+                          f"{type(params).__name__}")
+    got = _shapes(params)
+    missing, extra = [k for k in want if k not in got], [k for k in got if k not in want]
+    if missing:
+        raise ParamsError(f"{model}.apply needs params {_wanted(want)}; params has no "
+                          f"{', '.join(missing)}: it holds {_listed(got)} (the params of "
+                          "another model?)")
+    if extra:
+        raise ParamsError(f"{model}.apply needs params {_wanted(want)}; params also holds "
+                          f"{_listed({k: got[k] for k in extra})}, which it does not use")
+    sizes: dict[str, int] = {}
+    source: dict[str, str] = {}
+    for name, spec in want.items():
+        shape = got[name]
+        for dim in (d for d in spec if isinstance(d, str) and d not in sizes):
+            if len(shape) == len(spec):
+                sizes[dim], source[dim] = shape[spec.index(dim)], name
+        expected = tuple(sizes.get(d, d) if isinstance(d, str) else d for d in spec)
+        if shape != expected:
+            named = ", ".join(f"{d} = {sizes[d]} from {_path(source[d])}" for d in spec
+                              if isinstance(d, str) and d in sizes and source[d] != name)
+            resolved = "" if len(shape) != len(spec) else f" = {expected}"
+            raise ParamsError(f"{model}.apply: {_path(name)} has shape {shape}, but the model "
+                              f"wants {_spec(spec)}{resolved}" + (f" ({named})" if named else ""))
+    return sizes
+
+
+def _shapes(params: Mapping, prefix: str = "") -> dict[str, tuple[int, ...]]:
+    """Every array in nested mappings (dicts, nnx.State), by its path "a/b", with its shape."""
+    out: dict[str, tuple[int, ...]] = {}
+    for key, value in params.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping):
+            out.update(_shapes(value, f"{name}/"))
+        else:
+            out[name] = tuple(np.shape(value))
+    return out
+
+
+def _path(name: str) -> str:
+    """A parameter's name as the indexing that reaches it: "hidden/kernel" -> params['hidden']
+    ['kernel']."""
+    return "params" + "".join(f"[{part!r}]" for part in name.split("/"))
+
+
+def _spec(spec: tuple[int | str, ...]) -> str:
+    """("num_outputs",) -> "(num_outputs,)", as Python writes a shape."""
+    return f"({', '.join(map(str, spec))}{',' if len(spec) == 1 else ''})"
+
+
+def _wanted(want: Shapes) -> str:
+    return ", ".join(f"{name} {_spec(spec)}" for name, spec in want.items())
+
+
+def _listed(got: Mapping[str, tuple[int, ...]], limit: int = 8) -> str:
+    items = [f"{name} {shape}" for name, shape in got.items()]
+    return ", ".join(items[:limit]) + (f", ... ({len(items)} in all)" if len(items) > limit
+                                       else "")

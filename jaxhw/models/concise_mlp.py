@@ -1,56 +1,80 @@
-"""The concise MLP of 5.2 in Flax Linen: Dense(num_hiddens), relu, Dense(num_outputs).
+"""The concise MLP of 5.2 in Flax NNX: Linear(num_hiddens), relu, Linear(num_outputs).
 
-Flax's default (LeCun-normal) initialisation. `init`/`apply` give it the same contract as the
-scratch models, so `fit` trains either.
+An NNX module is a Python object that holds its arrays, as a PyTorch module does.
+`nnx.split(model)` takes it apart into its structure (a `GraphDef`: the layers and their
+settings) and its arrays (an `nnx.State`, a pytree); `nnx.merge(graphdef, state)` builds the
+module again. That gives the pair every jaxhw model is: `init` builds the module and returns
+its State as `params`, and `apply(params, X)` merges a module from `params` and calls it. So
+`fit`, `jax.grad`, optax and checkpoints see only the State, a pytree of arrays, as they see
+the scratch models' dicts.
 
-Linen, not NNX: Linen's `module.init(key, X) -> params` and `module.apply(params, X)` already
-are the pure pair our model contract asks for, with params a plain dict pytree that optax and
-`fit` take as is. An NNX module is a stateful object; using one here would mean `nnx.split` /
-`nnx.merge` around every call only to arrive back at the same pair. Nothing else in jaxhw uses
-Flax modules, so the two are not mixed.
+Where the GraphDef comes from: the params' shapes. `apply` reads the sizes from them (checking
+every parameter, `SHAPES`) and rebuilds the structure with `nnx.eval_shape`, which allocates
+no arrays and draws no random numbers. So the params alone say which MLP they are, as the
+scratch models' weights do, and nothing is kept between calls. The rebuild happens each time
+`apply` is traced (a few milliseconds, once per compile), never in a compiled step.
+
+Flax's default initialisation: LeCun-normal kernels, zero biases.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import functools
 
-import flax.linen as nn
 import jax
-import jax.numpy as jnp
+from flax import nnx
 from jax import Array
 
-from jaxhw.models.checks import check_key, check_sizes
+from jaxhw.models.checks import check_key, check_params, check_sizes
 from jaxhw.nn.images import flatten_images
 
-Params = dict[str, Any]  # Linen variables: {"params": {layer: {"kernel", "bias"}}}
+Params = nnx.State  # {"hidden": {"kernel", "bias"}, "output": {"kernel", "bias"}}
+SHAPES = {"hidden/kernel": ("num_inputs", "num_hiddens"), "hidden/bias": ("num_hiddens",),
+          "output/kernel": ("num_hiddens", "num_outputs"), "output/bias": ("num_outputs",)}
 
 
-class MLP(nn.Module):
-    """Flatten (uint8 scaled to [0, 1]), Dense(num_hiddens), relu, Dense(num_outputs)."""
+class MLP(nnx.Module):
+    """Flatten (uint8 scaled to [0, 1]), Linear(num_hiddens), relu, Linear(num_outputs)."""
 
-    num_inputs: int
-    num_hiddens: int
-    num_outputs: int
+    def __init__(self, num_inputs: int, num_hiddens: int, num_outputs: int, *,
+                 rngs: nnx.Rngs) -> None:
+        self.num_inputs = num_inputs
+        self.hidden = nnx.Linear(num_inputs, num_hiddens, rngs=rngs)
+        self.output = nnx.Linear(num_hiddens, num_outputs, rngs=rngs)
 
-    @nn.compact
     def __call__(self, X: Array) -> Array:
         """X: (n, ...) with num_inputs values per example -> logits (n, num_outputs)."""
         X = flatten_images(X, self.num_inputs)
-        X = nn.relu(nn.Dense(self.num_hiddens, name="hidden")(X))
-        return nn.Dense(self.num_outputs, name="output")(X)
+        return self.output(nnx.relu(self.hidden(X)))
 
 
 def init(key: Array, num_inputs: int = 784, num_hiddens: int = 256,
          num_outputs: int = 10) -> Params:
-    """Linen variables {"params": {"hidden": {kernel, bias}, "output": {kernel, bias}}}."""
+    """The MLP's nnx.State: hidden/kernel (num_inputs, num_hiddens), hidden/bias
+    (num_hiddens,), output/kernel (num_hiddens, num_outputs), output/bias (num_outputs,)."""
     check_key(key)
     check_sizes(num_inputs=num_inputs, num_hiddens=num_hiddens, num_outputs=num_outputs)
-    module = MLP(num_inputs, num_hiddens, num_outputs)
-    # jit: Flax's initialisers as one compiled program, not one small program each.
-    return jax.jit(module.init)(key, jnp.zeros((1, num_inputs), jnp.float32))
+    return _init(key, num_inputs, num_hiddens, num_outputs)
+
+
+# jit: Flax's initialisers as one compiled program per set of sizes, not one small one each.
+@functools.partial(jax.jit, static_argnums=(1, 2, 3))
+def _init(key: Array, num_inputs: int, num_hiddens: int, num_outputs: int) -> Params:
+    model = MLP(num_inputs, num_hiddens, num_outputs, rngs=nnx.Rngs(params=key))
+    _, params = nnx.split(model)  # the graphdef is rebuilt from the params' shapes in apply
+    return params
+
+
+def graphdef(num_inputs: int, num_hiddens: int, num_outputs: int) -> nnx.GraphDef:
+    """The structure of an MLP of these sizes, without arrays (`nnx.eval_shape` builds it
+    abstractly: nothing is allocated or drawn)."""
+    abstract = nnx.eval_shape(lambda: MLP(num_inputs, num_hiddens, num_outputs,
+                                          rngs=nnx.Rngs(params=0)))
+    return nnx.graphdef(abstract)
 
 
 def apply(params: Params, X: Array) -> Array:
-    """X: (n, ...) uint8 images or float features -> logits (n, num_outputs), via Linen apply."""
-    hidden, output = params["params"]["hidden"]["kernel"], params["params"]["output"]["kernel"]
-    return MLP(hidden.shape[0], hidden.shape[1], output.shape[1]).apply(params, X)
+    """X: (n, ...) uint8 images or float features -> logits (n, num_outputs)."""
+    sizes = check_params("concise_mlp", params, SHAPES)
+    model = nnx.merge(graphdef(**sizes), params)
+    return model(X)

@@ -6,9 +6,10 @@ import jax
 import jax.numpy as jnp
 from jax import Array
 
-from jaxhw.models.checks import check_features, check_key, check_sizes
+from jaxhw.models.checks import check_features, check_key, check_params, check_sizes
 
 Params = dict[str, Array]
+SHAPES = {"w": ("num_inputs", 1), "b": (1,)}  # what apply wants
 
 
 def init(key: Array, num_inputs: int, sigma: float = 0.01) -> Params:
@@ -20,5 +21,5 @@ def init(key: Array, num_inputs: int, sigma: float = 0.01) -> Params:
 
 def apply(params: Params, X: Array) -> Array:
     """X: (n, num_inputs) -> (n, 1)."""
-    check_features(X, params["w"].shape[0])
+    check_features(X, check_params("linear", params, SHAPES)["num_inputs"])
     return X @ params["w"] + params["b"]

@@ -10,10 +10,11 @@ import jax
 import jax.numpy as jnp
 from jax import Array
 
-from jaxhw.models.checks import check_key, check_sizes
+from jaxhw.models.checks import check_key, check_params, check_sizes
 from jaxhw.nn.images import flatten_images
 
 Params = dict[str, Array]
+SHAPES = {"W": ("num_inputs", "num_outputs"), "b": ("num_outputs",)}  # what apply wants
 
 
 def init(key: Array, num_inputs: int = 784, num_outputs: int = 10,
@@ -27,5 +28,6 @@ def init(key: Array, num_inputs: int = 784, num_outputs: int = 10,
 
 def apply(params: Params, X: Array) -> Array:
     """X: (n, ...) uint8 images or float features, num_inputs values each -> logits (n, q)."""
-    X = flatten_images(X, params["W"].shape[0])
+    sizes = check_params("softmax_regression", params, SHAPES)
+    X = flatten_images(X, sizes["num_inputs"])
     return X @ params["W"] + params["b"]

@@ -27,14 +27,18 @@ def absolute_loss(y_hat: Array, y: Array) -> Array:
 
 
 def _check_labels(logits: Array, y: Array, loss: str) -> Array:
-    """y as (n, 1) integer labels, one per row of logits (n, q); ValueError naming the loss."""
-    if not jnp.issubdtype(y.dtype, jnp.integer):  # checked while tracing: free in the step
-        raise ValueError(f"{loss}: y must hold integer class labels, got dtype {y.dtype} "
-                         "(a float label such as 2.5 would match no class; for whole numbers "
-                         "pass y.astype(int))")
+    """y as (n, 1) integer labels, one per row of logits (n, q); ValueError naming the loss,
+    with the fix for one-hot labels (y.argmax(-1)) and whole numbers as floats (y.astype(int))."""
+    one_hot = y.ndim == 2 and y.shape == logits.shape  # checked while tracing: free in the step
+    fix = ("; y has the logits' shape, as one-hot labels do: pass y.argmax(-1), the class "
+           "indices" if one_hot else "")
+    if not jnp.issubdtype(y.dtype, jnp.integer):
+        raise ValueError(f"{loss}: y must hold integer class labels, got dtype {y.dtype}"
+                         + (fix or " (a float label such as 2.5 would match no class; for whole "
+                                   "numbers pass y.astype(int))"))
     if logits.ndim != 2 or y.shape != logits.shape[:1]:
         raise ValueError(f"{loss}: y must have shape ({logits.shape[0]},), one label per row of "
-                         f"the predictions of shape {logits.shape}; got {y.shape}")
+                         f"the predictions of shape {logits.shape}; got {y.shape}{fix}")
     return y.reshape(-1, 1)
 
 
