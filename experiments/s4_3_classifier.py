@@ -140,7 +140,7 @@ board.close()
 
 # %% [markdown]
 # ### The concise MLP
-# The Flax MLP of 5.2 with 32 hidden units: Dense(32), ReLU, Dense(3), SGD at lr 0.5.
+# The Flax MLP of 5.2 with 32 hidden units: Linear(32), ReLU, Linear(3), SGD at lr 0.5.
 
 # %%
 mlp_params, deep, board = train_classifier(
