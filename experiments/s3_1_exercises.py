@@ -33,7 +33,7 @@ sgd_key, l1_init_key, l1_fit_key, poisson_init_key, poisson_fit_key = jax.random
     jax.random.key(run.seed), 5)  # the training runs' initial parameters and minibatch orders
 
 # %% [markdown]
-# ## Exercise 1 — the best constant b for data x₁, …, xₙ
+# ## Exercises 1.1–1.3 — the best constant b for data x₁, …, xₙ
 #
 # ### Exercise 1.1 — the b that minimises Σᵢ (xᵢ − b)²
 
@@ -225,7 +225,7 @@ print(f"squaring hidden layer: largest error {answers['3']['hidden_layer_max_err
       f"values up to {answers['3']['quad_part_scale']:.1f}")
 
 # %% [markdown]
-# ## Exercise 4 — when XᵀX does not have full rank
+# ## Exercises 4.1–4.4 — when XᵀX does not have full rank
 #
 # A design matrix for the next four items: n = 1000 examples of 3 features where the third is
 # twice the first, so $\mathbf{X}\mathbf{v} = 0$ for $\mathbf{v} = (2, 0, -1)/\sqrt{5}$ and
@@ -419,7 +419,7 @@ print(f"minimum-norm solution: w {np.round(row_min, 4)}, b {float(w_min[3]):.4f}
 # </details>
 
 # %% [markdown]
-# ## Exercise 5 — Laplace noise, p(ε) = ½ exp(−|ε|)
+# ## Exercises 5.1–5.3 — Laplace noise, p(ε) = ½ exp(−|ε|)
 #
 # ### Exercise 5.1 — the negative log-likelihood
 
@@ -588,7 +588,7 @@ for name, values in curves.items():
 # </details>
 
 # %% [markdown]
-# ## Exercise 6 — two linear layers composed
+# ### Exercise 6 — two linear layers composed
 
 # %% [markdown]
 # <details><summary>Answer</summary>
@@ -621,7 +621,7 @@ print(f"max |two layers - one layer| = {answers['6']['max_abs_difference']:.1e} 
       f"{answers['6']['rank_W2W1']}")
 
 # %% [markdown]
-# ## Exercise 7 — regression for prices of houses or stocks
+# ## Exercises 7.1–7.3 — regression for prices of houses or stocks
 #
 # ### Exercise 7.1 — why additive Gaussian noise does not fit prices
 
@@ -674,7 +674,7 @@ print(f"max |two layers - one layer| = {answers['6']['max_abs_difference']:.1e} 
 #
 # </details>
 #
-# ## Exercise 8 — counting apples sold
+# ## Exercises 8.1–8.4 — counting apples sold
 #
 # ### Exercise 8.1 — what is wrong with Gaussian additive noise for counts
 

@@ -40,7 +40,7 @@ answers = {}  # the measured values behind each answer, keyed by the book's exer
 # %%
 ROOT = Path(jaxhw.__file__).parent.parent  # the folder that holds the jaxhw package
 roles = {  # the book's class or method -> the jaxhw function (or class) in that role
-    "Module.__init__ / forward": linear.init, "Module.forward": linear.apply,
+    "Module.__init__ (the parameters)": linear.init, "Module.forward": linear.apply,
     "Module.loss": losses.squared_loss, "Module.training_step": train.supervised_loss,
     "Module.configure_optimizers": optim.sgd, "DataModule (3.3)": synthetic.synthetic_regression,
     "DataModule (4.2)": fashion_mnist.load, "Trainer.fit": train.fit,
@@ -53,8 +53,7 @@ for role, obj in roles.items():
     line = inspect.getsourcelines(obj)[1]
     locations[role] = f"{path}:{line}"
     summary = inspect.getdoc(obj).splitlines()[0]
-    print(f"{role:>38}  {obj.__module__}.{obj.__qualname__}  ({path}:{line})\n"
-          f"{'':>40}{summary}")
+    print(f"{role}: {obj.__module__}.{obj.__qualname__}, {path}:{line}\n    {summary}")
 module_lines = {path: len((ROOT / path).read_text().splitlines())
                 for path in sorted({loc.split(":")[0] for loc in locations.values()})}
 answers["1"] = {"locations": locations, "module_lines": module_lines,

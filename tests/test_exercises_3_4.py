@@ -40,13 +40,14 @@ def test_every_item_has_a_heading_and_an_answer(runs, answers):
 
 
 def test_1_zero_init_works_and_a_huge_one_is_slow(answers):
-    a = answers["1"]
+    a = answers["1"]  # medians over 8 starts of each kind
     zero, book, huge = a["w_error_epoch10"]
     # same data and order; the starts differ by 0.01 |draw|, shrunk by 0.97 per step over 320
-    # steps (6e-5): the two end equal to float32 rounding of the path
+    # steps (6e-5): they end equal up to float32 rounding of the path
     assert abs(zero - book) < 1e-5 and zero < 1e-3
-    assert a["w_error_epoch3"][2] > 1.0 and huge < 0.05  # far after 3 epochs, close after 10
-    assert a["first_batch_loss"][2] > 100 * a["first_batch_loss"][0]
+    assert a["w_error_epoch3"][2] > 10 * a["w_error_epoch3"][0]  # far behind after 3 epochs
+    assert huge < 0.01  # and close after 10
+    assert a["first_batch_loss"][2] > 10 * a["first_batch_loss"][0]
     # at zero the gradient is -mean(y x) ~ -(w, b): sample error about |y| / sqrt(n) ~ 0.15
     np.testing.assert_allclose(a["grad_w_at_zero"], -TRUE_W, atol=0.5)
     assert a["grad_b_at_zero"] == pytest.approx(-4.2, abs=0.5)
@@ -139,11 +140,18 @@ def test_8_outliers_break_the_squared_loss_not_absolute_or_huber(answers):
 def test_9_an_ordered_dataset_breaks_sgd(answers):
     a = answers["9"]
     shuffled = a["reshuffled every epoch (fit)"]
-    # the noise floor of the validation loss: mean of noise^2 / 2 = 0.5 +- 2.2 % (1000 points)
-    assert shuffled["val_loss"][-1] < 0.55 and a["fixed random order"]["val_loss"][-1] < 0.55
-    assert a["sorted by y"]["distance_to_least_squares"] > 3 * shuffled["distance_to_least_squares"]
-    assert a["sorted by the noise"]["distance_to_least_squares"] > 0.5
-    assert a["sorted by the noise"]["val_loss"][-1] > 0.8
+    # against the least-squares fit's validation loss: SGD at lr 0.1, batch 32, noise 1 stays
+    # within ~lr / (2 B) * d ~ 0.5 % of it on average; a random order, fixed or not, within 5 %
+    floor = a["least_squares_val_loss"]
+    assert shuffled["val_loss"][-1] < 1.05 * floor
+    assert a["fixed random order"]["val_loss"][-1] < 1.05 * floor
+    # SGD's own jitter around the least-squares fit: about sqrt(lr d sigma^2 / (2 B)) = 0.07;
+    # a sorted order ends several times further off
+    jitter = (0.1 * 3 * 1.0 / (2 * 32)) ** 0.5
+    assert shuffled["distance_to_least_squares"] < 3 * jitter
+    assert a["sorted by y"]["distance_to_least_squares"] > 3 * jitter
+    assert a["sorted by the noise"]["distance_to_least_squares"] > 6 * jitter
+    assert a["sorted by the noise"]["val_loss"][-1] > 1.3 * floor
     # a fixed order repeats one cycle; the distance to it shrinks by ~0.9^32 = 0.03 per epoch
     for name in ("sorted by y", "sorted by the noise"):
         last = np.array(a[name]["val_loss"][-4:])
