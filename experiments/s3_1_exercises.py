@@ -500,14 +500,22 @@ def least_absolute_deviations(X, y, iterations=100):
 
 theta_lad = least_absolute_deviations(*lap_train)
 residuals = np.array([1.0, 1e-2, 1e-4, 1e-6, 0.0, -1e-6, -1.0], np.float32)
-d_abs = jax.jit(jax.vmap(jax.grad(jnp.abs)))(residuals)
-d_sq = jax.jit(jax.vmap(jax.grad(lambda r: r**2 / 2)))(residuals)
+l1_loss = train.supervised_loss(linear.apply, absolute_loss)
+lad_point = theta_lad.astype(np.float32)
+lad_params = {"w": lad_point[:2, None], "b": lad_point[2:]}
+
+
+@jax.jit
+def gradients_53(r, params, batch):
+    """d|r|/dr and d(r^2/2)/dr at each residual; the L1 loss's gradient at params on batch."""
+    return (jax.vmap(jax.grad(jnp.abs))(r), jax.vmap(jax.grad(lambda ri: ri**2 / 2))(r),
+            jax.grad(l1_loss)(params, batch))
+
+
+d_abs, d_sq, grad_l1 = jax.device_get(gradients_53(residuals, lad_params,
+                                                   (lap_train[0][:32], lap_train[1][:32])))
 for r, g1, g2 in zip(residuals.tolist(), d_abs.tolist(), d_sq.tolist(), strict=True):
     print(f"residual {r:+.0e}: d|r|/dŷ = {g1:+.0f}, d(r²/2)/dŷ = {g2:+.0e}")
-l1_loss = train.supervised_loss(linear.apply, absolute_loss)
-lad_point = jnp.asarray(theta_lad, jnp.float32)
-lad_params = {"w": lad_point[:2, None], "b": lad_point[2:]}
-grad_l1 = jax.jit(jax.grad(l1_loss))(lad_params, (lap_train[0][:32], lap_train[1][:32]))
 answers["5.3"] = {"residuals": residuals, "d_abs": d_abs, "d_squared": d_sq,
                   "lad_minimiser": theta_lad,
                   "minibatch_grad_norm_at_minimiser": float(np.sqrt(

@@ -126,7 +126,7 @@ try:
     BWithoutSave(a=1, b=2, c=3)
     error = None
 except AttributeError as err:
-    error = f"{type(err).__name__}: {err}"
+    error = f"AttributeError: {err}"
 print(f"without save_hyperparameters: {error}")
 answers["2"] = {"with_save": {"a": with_save.a, "b": with_save.b},
                 "with_save_hparams": with_save.hparams, "has_c": hasattr(with_save, "c"),

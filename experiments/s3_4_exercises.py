@@ -214,19 +214,22 @@ def planck_si(wavelength, T):
     return 2 * H * C**2 / wavelength**5 / jnp.expm1(H * C / (wavelength * K_B * T))
 
 
-wavelengths = np.linspace(0.2e-6, 3e-6, 100, dtype=np.float32)
-radiance = np.asarray(jax.jit(lambda key: planck_si(wavelengths, T_TRUE) * (
-    1 + 0.02 * jax.random.normal(key, (100,))))(planck_key))  # 2 % noise
-
-
 def si_loss(params, batch):
     """Mean squared error of the radiance itself, T in kelvin."""
     lam, B = batch
     return jnp.mean((planck_si(lam, params["T"]) - B) ** 2)
 
 
-si_params = {"T": jnp.float32(3000.0)}
-si_value, si_grad = jax.jit(jax.value_and_grad(si_loss))(si_params, (wavelengths, radiance))
+@jax.jit
+def si_demo(key, params):
+    """The data (radiance with 2 % noise), and the SI loss and its gradient at params."""
+    radiance = planck_si(wavelengths, T_TRUE) * (1 + 0.02 * jax.random.normal(key, (100,)))
+    return radiance, *jax.value_and_grad(si_loss)(params, (wavelengths, radiance))
+
+
+wavelengths = np.linspace(0.2e-6, 3e-6, 100, dtype=np.float32)
+si_params = {"T": np.float32(3000.0)}
+radiance, si_value, si_grad = jax.device_get(si_demo(planck_key, si_params))
 si_step = optax.apply_updates(si_params, optim.sgd(1e-20).update(si_grad, None)[0])
 underflow = np.float32(0.2e-6 * K_B * 3000.0) ** 2  # (lambda k T)^2, in d/dT of 1/(lambda k T)
 answers["3"] = {"si_loss": float(si_value), "si_grad": str(float(si_grad["T"])),
@@ -436,8 +439,9 @@ trained = jax.tree.map(lambda leaf: leaf[num_starts], inits.params)  # ex. 1's, 
 y_hat = jnp.asarray(train_data[0] @ trained["w"] + trained["b"])  # (1000, 1), as linear.apply
 y = jnp.asarray(flat_train[1])  # (1000,)
 difference_shape = list((y_hat - y).shape)
-right = float(jax.jit(squared_loss)(y_hat, y))  # jaxhw's squared_loss reshapes y
-wrong = float(jax.jit(unreshaped_squared_loss)(y_hat, y))
+with_reshape = jax.jit(loss)  # jaxhw's squared_loss reshapes y
+without_reshape = jax.jit(train.supervised_loss(linear.apply, unreshaped_squared_loss))
+right, wrong = (float(f(trained, flat_train)) for f in (with_reshape, without_reshape))
 try:
     squared_loss(y_hat, y[:999])
     size_error = None
@@ -454,8 +458,7 @@ print(f"jaxhw's squared_loss with 999 labels for 1000 predictions: ValueError: {
 
 # %%
 constant = {"w": np.zeros((2, 1), np.float32), "b": np.mean(flat_train[1], keepdims=True)}
-unreshaped = jax.jit(train.supervised_loss(linear.apply, unreshaped_squared_loss))
-at_trained, at_constant = (float(unreshaped(p, flat_train)) for p in (trained, constant))
+at_trained, at_constant = wrong, float(without_reshape(constant, flat_train))
 answers["5"] = {"difference_shape": difference_shape, "loss_with_reshape": right,
                 "loss_without_reshape": wrong, "var_y": float(np.var(flat_train[1])),
                 "size_mismatch_error": size_error,
