@@ -76,7 +76,7 @@ def test_3_training_needs_more_memory_than_prediction(answers):
 
 def test_4_hessian_vector_products_and_the_hessian(answers):
     a = answers["4"]
-    assert a["parameters"] == 16 * 20 + 5 * 16 and a["hessian_shape"] == [400, 400]
+    assert a["parameters"] == 10 * 12 + 4 * 10 and a["hessian_shape"] == [160, 160]
     assert a["hvp_vs_hessian_gap"] < FLOAT64_TOL and a["hessian_asymmetry"] < FLOAT64_TOL
     assert a["J"]["operations"] < a["grad J"]["operations"] < a["Hv"]["operations"]
 
