@@ -14,6 +14,7 @@ out_dir = "results/4.4-exercises"  # where the figures and metrics.json go
 
 # %%
 import inspect
+import re
 import time
 
 import jax
@@ -293,11 +294,10 @@ answers["2.1"] = {
 
 # %% [markdown]
 # ### Exercise 2.2 — why does it run more slowly?
-# The loss and its gradient with respect to the logits, compiled, for 2,048 examples and 1,000
-# classes (512 in quick mode; with the section's 10 classes each form takes microseconds, mostly
-# the cost of a call): the fastest of 5 calls, and what XLA's cost analysis counts in the
-# compiled program (`transcendentals`: exp and log evaluations; `bytes accessed`: memory
-# traffic).
+# The loss and its gradient with respect to the logits, compiled, for 2,048 examples (512 in
+# quick mode) and 1,000 classes, where the work per class shows: the fastest of 5 calls, and
+# what XLA's cost analysis counts in the compiled program (`transcendentals`: exp and log
+# evaluations; `bytes accessed`: memory traffic).
 
 # %%
 forms = {
@@ -346,9 +346,9 @@ answers["2.2"] = speed
 # $nq$ exponentials plus $nq$ logarithms, against $nq$ plus $n$), and its backward pass
 # divides by every $\hat y_i$ as well. It also materialises the $n \times q$ one-hot matrix. How
 # much of that shows in time depends on the machine and on XLA fusing the elementwise work: the
-# printed ratios are this run's. With the section's 10 classes the loss is a small part of a
-# training step, which the $784 \times 10$ matrix products dominate, so there the difference
-# hardly shows in an epoch.
+# printed ratios are this run's. With the section's 10 classes the extra work is 10 logarithms
+# per example, next to the $2 \times 784 \times 10 = 15{,}680$ floating-point operations of
+# the model's forward product alone, so in the section's training it hardly matters.
 #
 # </details>
 
@@ -362,8 +362,9 @@ answers["2.2"] = speed
 # numerically fragile order (exercise 2.4). It makes sense when the label is a *distribution*
 # rather than one class: label smoothing, soft targets from a teacher model (distillation),
 # mixed-up examples, or annotators who disagree; then every $y_i$ is nonzero and the sum is the
-# loss. Even then compute it from logits, $-\sum_i y_i \, \mathrm{log\_softmax}(\mathbf{o})_i$
-# (what `optax.softmax_cross_entropy(logits, labels)` does), never from $\log \hat y_i$.
+# loss. Even then compute it from logits, $-\sum_i y_i \log \mathrm{softmax}(\mathbf{o})_i$
+# with the log-softmax evaluated as one stable expression (what
+# `optax.softmax_cross_entropy(logits, labels)` does), never as the log of $\hat y_i$.
 #
 # </details>
 
@@ -408,25 +409,44 @@ print("gradient with respect to the logits, label 0:", careful["grad label 0"])
 answers["2.4"] = careful
 
 # %% [markdown]
+# Why the one-hot matrix made inside differs: the operations that XLA's optimized program runs
+# for the definition's product `Y * log(y_hat)` (found by their `mul` origin in its text).
+
+# %%
+def product_operations(one_hot_inside: bool) -> list[str]:
+    """The XLA operations implementing the definition's `Y * log(y_hat)` for the 2.4 logits."""
+    def loss(o, y, Y):
+        return definition_cross_entropy(book_softmax(o), jax.nn.one_hot(y, 3) if one_hot_inside
+                                        else Y)
+    hlo = jax.jit(loss).lower(o, jnp.array([0]), jnp.eye(3)[:1]).compile().as_text()
+    return sorted(set(re.findall(r'= \S+ (\w+)\([^\n]*op_name="[^"]*/mul"', hlo)))
+
+
+product_ops = {"labels passed in": product_operations(False),
+               "one-hot made inside": product_operations(True)}
+print(product_ops)
+answers["2.4"]["product_operations"] = product_ops
+
+# %% [markdown]
 # <details><summary>Answer</summary>
 #
-# $\log$ is defined only on $(0, \infty)$, and float32 probabilities reach 0 exactly once a
-# logit is about 87 below the largest one. Then, as printed: with the true label on that entry
-# $-\log 0 = \infty$ (every form that takes a log of the probabilities gives `inf`, where the
-# exact loss is 130). With any other label the definition still computes $0 \cdot \log 0 = 0
-# \cdot (-\infty) = $ `nan`, so the whole minibatch's loss turns `nan` although that term
-# should contribute nothing, and so does the gradient (the backward pass computes $0 / 0$).
-# The row whose one-hot matrix is built inside the compiled function is finite: XLA sees a
-# product with a matrix of 0s and 1s and turns it into a selection (`select` in its optimized
-# program), which never multiplies. A compiler rewrite is nothing to rely on: with labels
-# passed in as data it cannot happen. `xlogy` (which defines $0 \log 0 = 0$) repairs the `nan`
-# but not the `inf`; clipping $\hat y$ to $[\epsilon, 1]$ hides both but caps the loss and
-# zeroes its gradient there. Even where the log is finite it loses digits: for label 0 every
-# form that takes $-\log 0.99995$ prints $4.536 \times 10^{-5}$, where the exact loss is
-# $4.542 \times 10^{-5}$ (float32 holds 0.99995 only to about $6 \times 10^{-8}$). The fused
-# form on logits, $\log \sum_j e^{o_j} - o_y$ computed with the max subtracted, has none of
-# these problems: it is finite for any finite logits, accurate, and its gradient
-# $\mathrm{softmax}(\mathbf{o}) - \mathbf{y}$ is bounded.
+# $\log$ is defined only on $(0, \infty)$, and float32 probabilities reach 0 exactly once a logit is
+# about 87 below the largest one (on this CPU, which flushes subnormal numbers to 0; 103 where they
+# are kept). Then, as printed: with the true label on that entry $-\log 0 = \infty$ (every form that
+# takes a log of the probabilities gives `inf`, where the exact loss is 130). With any other label
+# the definition still computes $0 \cdot \log 0 = 0 \cdot (-\infty) = $ `nan`, so the whole
+# minibatch's loss turns `nan` although that term should contribute nothing, and so does the
+# gradient (the backward pass computes $0 / 0$). The row whose one-hot matrix is built inside the
+# compiled function is finite: there XLA sees a product with a matrix of 0s and 1s and turns it into
+# a selection (the `select` printed above, against a `multiply` for labels passed in), which never
+# multiplies. A compiler rewrite is nothing to rely on: with labels passed in as data it cannot
+# happen. `xlogy` (which defines $0 \log 0 = 0$) repairs the `nan` but not the `inf`; clipping
+# $\hat y$ to $[\epsilon, 1]$ hides both but caps the loss and zeroes its gradient there. Even where
+# the log is finite it loses digits: for label 0 the forms that take $-\log 0.99995$ and stay finite
+# print $4.536 \times 10^{-5}$, where the exact loss is $4.542 \times 10^{-5}$ (float32 holds
+# 0.99995 only to about $6 \times 10^{-8}$). The fused form on logits, $\log \sum_j e^{o_j} - o_y$
+# computed with the max subtracted, has none of these problems: it is finite for any finite logits,
+# accurate, and its gradient $\mathrm{softmax}(\mathbf{o}) - \mathbf{y}$ is bounded.
 #
 # </details>
 

@@ -281,9 +281,9 @@ arrays = {  # name: (numbers, kept for prediction, kept for training)
     "dJ/dW1, dJ/dW2": (h * d + q * h, False, True),
     "dJ/dO (n x q)": (n * q, False, True), "dJ/dH, then dJ/dZ (n x h)": (n * h, False, True),
 }
-print(f"{'array':22s} {'bytes':>10s}  prediction  training")
+print(f"{'array':26s} {'bytes':>10s}  prediction  training")
 for name, (numbers, predict, train) in arrays.items():
-    print(f"{name:22s} {4 * numbers:10,d}  {'yes' if predict else '':10s}  "
+    print(f"{name:26s} {4 * numbers:10,d}  {'yes' if predict else '':10s}  "
           f"{'yes' if train else ''}")
 prediction_peak = 4 * (h * d + q * h + n * d + n * h)  # weights, X and H while H is computed
 training_total = 4 * sum(numbers for numbers, _, train in arrays.values() if train)

@@ -122,6 +122,9 @@ def test_2_4_log_of_zero(answers):
     assert a["label 2"]["fused (logits)"] == pytest.approx(130.0000454, abs=4e-5)
     assert all(is_nan(g) for g in a["grad label 0"]["definition"])
     assert all(math.isfinite(float(g)) for g in a["grad label 0"]["fused (logits)"])
+    # The text explains the finite "one-hot made inside" row by XLA's rewrite into a select.
+    assert a["product_operations"] == {"labels passed in": ["multiply"],
+                                       "one-hot made inside": ["select"]}
 
 
 @needs_data
