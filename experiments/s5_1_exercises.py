@@ -164,8 +164,12 @@ answers["2"] = prelu_check
 
 
 # %% [markdown]
+# <details><summary>What the check shows</summary>
+#
 # Both derivatives match the derived formulas exactly (gap 0: `where` passes 1 or α through
 # without rounding), and at 0 autodiff takes the left-hand value α.
+#
+# </details>
 
 # %% [markdown]
 # ### Exercise 3 — the derivative of Swish, x sigmoid(βx)
@@ -230,10 +234,14 @@ print(f"swish_beta(x, 1) vs the library's swish: max gap {swish_check['library_b
 answers["3"] = swish_check
 
 # %% [markdown]
+# <details><summary>What the check shows</summary>
+#
 # `jax.grad` agrees with the derived derivative within the rounding allowance at every point
 # (ratios below 1), the value at 0 is 1/2 for every β, and the curves approach ReLU's step as β
 # grows. (The check of ∂/∂β is printed as an absolute gap; its terms are of size up to
 # $x^2/4 = 16$.)
+#
+# </details>
 
 # %% [markdown]
 # ### Exercise 4 — an MLP with ReLU (or pReLU) computes a continuous piecewise linear function
@@ -308,11 +316,15 @@ for name, c in cpwl.items():
 answers["4"] = cpwl
 
 # %% [markdown]
+# <details><summary>What the check shows</summary>
+#
 # Along the line the second derivative is exactly 0 at every sampled point and the slope is
 # piecewise constant (right): the output is linear between the kinks. The largest change
 # between neighbouring points shrinks by about 4 each time the spacing does: no jumps, so the
 # function is continuous. The one-hidden-layer network has at most $16 + 1 = 17$ pieces, as
 # derived; the deeper pReLU network, with 48 units, has the printed number of pieces.
+#
+# </details>
 
 # %% [markdown]
 # ### Exercise 5.1 — show that tanh(x) + 1 = 2 sigmoid(2x)
@@ -331,8 +343,12 @@ print(f"max |tanh(x) + 1 - 2 sigmoid(2x)| over [-10, 10]: {gap:.1e} ({gap / EPS3
 answers["5.1"] = {"max_gap": gap, "max_gap_in_eps": gap / EPS32}
 
 # %% [markdown]
+# <details><summary>What the check shows</summary>
+#
 # The two sides agree to a few float32 rounding units (XLA's float32 `tanh` and `logistic` are
 # approximations accurate to a few units in the last place, and both sides are at most 2).
+#
+# </details>
 
 # %% [markdown]
 # ### Exercise 5.2 — the function classes of tanh and sigmoid networks are the same
@@ -381,8 +397,12 @@ print(f"tanh network vs the converted sigmoid network (float64): max gap {conver
 answers["5.2"] = {"conversion_gap_float64": conversion_gap}
 
 # %% [markdown]
+# <details><summary>What the check shows</summary>
+#
 # A random two-hidden-layer tanh network and the sigmoid network converted from it by the
 # formulas above give the same outputs, up to float64 rounding.
+#
+# </details>
 
 # %% [markdown]
 # ### Exercise 6 — a nonlinearity that acts on a whole minibatch, such as batch normalization
@@ -443,9 +463,13 @@ print(f"example 0 in batch 1: {out_in_1}\nexample 0 in batch 2: {out_in_2}\n"
 answers["6"] = batch_demo
 
 # %% [markdown]
+# <details><summary>What the check shows</summary>
+#
 # The same input gets two different outputs in two batches; alone it gets the output layer's
 # bias, whatever the input (its standardised hidden layer is all zeros); and the output for
 # example 0 has a nonzero derivative with respect to example 1's input.
+#
+# </details>
 
 # %% [markdown]
 # ### Exercise 7 — an example where sigmoid's gradients vanish
@@ -542,11 +566,15 @@ answers["7"] = {
 }
 
 # %% [markdown]
+# <details><summary>What the check shows</summary>
+#
 # The derivative of sigmoid is 1/4 at 0 and $4.5 \times 10^{-5}$ at 10; through 30 sigmoids it
 # stays below $4^{-L}$ at every depth (left). In the deep sigmoid MLP the gradient shrinks
 # layer by layer towards the input (right): the first layer's is the printed fraction of the
 # last one's, while the ReLU network's gradients keep their size, because ReLU passes the
 # gradient of every active unit with factor 1.
+#
+# </details>
 
 # %%
 run.save_metrics({"answers": answers})

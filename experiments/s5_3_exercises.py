@@ -92,9 +92,13 @@ print(f"grad of tr(A^T X) equals A: max gap {trace_gap:.1e}")
 answers["1"] = {"shapes": {k: list(v) for k, v in shapes.items()}, "trace_grad_gap": trace_gap}
 
 # %% [markdown]
+# <details><summary>What the check shows</summary>
+#
 # The gradient has $\mathbf{X}$'s shape $(4, 3)$, `jax.jacobian` of a scalar function gives the
 # same, and a function with $k = 2$ outputs has a $(2, 4, 3)$ Jacobian. The gradient of
 # $\mathrm{tr}(\mathbf{A}^\top \mathbf{X})$ is exactly $\mathbf{A}$.
+#
+# </details>
 
 # %% [markdown]
 # ### Exercise 2.1 — the computational graph with a bias in the hidden layer
@@ -247,9 +251,13 @@ answers["2.2"] = {"gap_vs_jax_grad": gap_vs_jax, "gap_vs_section_b1_zero": gap_v
                   "shapes": {k: list(v.shape) for k, v in hand.items()}}
 
 # %% [markdown]
+# <details><summary>What the check shows</summary>
+#
 # The hand-derived gradients agree with `jax.grad` to float64 rounding, including the new
 # $\partial J / \partial \mathbf{b}^{(1)}$, and with a zero bias they reproduce the section's
 # backward pass.
+#
+# </details>
 
 # %% [markdown]
 # ### Exercise 3 — the memory footprint of training and of prediction
@@ -323,6 +331,8 @@ answers["3"] = {"bytes": {k: 4 * v[0] for k, v in arrays.items()},
                 "xla": xla_memory, "xla_ratio": xla_ratio}
 
 # %% [markdown]
+# <details><summary>What the check shows</summary>
+#
 # By the count, training needs the printed multiple of prediction's memory at this batch size;
 # the weights (0.8 MB) and the input batch (0.8 MB) dominate both, and training adds the
 # gradients and the activations kept for the backward pass. XLA's account of the compiled
@@ -333,6 +343,8 @@ answers["3"] = {"bytes": {k: 4 * v[0] for k, v in arrays.items()},
 # below the array-by-array count. With more layers or larger batches the kept activations grow
 # in training (in proportion to depth times batch size), while prediction's peak stays at the
 # largest neighbouring pair of activations.
+#
+# </details>
 
 # %% [markdown]
 # ### Exercise 4 — second derivatives: what happens to the graph, and how long they take
@@ -403,15 +415,19 @@ print(f"p = {w.size}: Hessian {H_full.shape}; |Hv - H v| / |H v| = "
 answers["4"] = second
 
 # %% [markdown]
+# <details><summary>What the check shows</summary>
+#
 # Each derivative's jaxpr is about twice the size of the function it differentiates: the
 # gradient's is about twice the objective's, the Hessian–vector product's about twice the
 # gradient's. The Hessian–vector product takes a small multiple of a gradient's time, while
-# the full Hessian of these 160 parameters takes the printed multiple, of the order of $p$
-# gradients, although its jaxpr is not much longer than the Hessian–vector product's:
+# the full Hessian of these 160 parameters takes the printed multiple, since it computes all
+# $p = 160$ Hessian–vector products, although its jaxpr is not much longer than one product's:
 # `jax.hessian` maps that product over all $p$ directions with `vmap`, so every operation works
 # on $p$ times more numbers, which the operation count does not see but the time does. The
 # product agrees with the full Hessian times $\mathbf{v}$ and the Hessian is symmetric, both to
 # float64 rounding.
+#
+# </details>
 
 # %% [markdown]
 # ### Exercise 5.1 — a graph too large for one GPU: can it be partitioned over several?
@@ -524,6 +540,8 @@ answers["5.2"] = {"accumulation_gap": accumulation_gap, "kept_bytes": kept, "rem
                   "remat_flop_ratio": flop_ratio}
 
 # %% [markdown]
+# <details><summary>What the check shows</summary>
+#
 # The accumulated gradient is the full batch's, to float64 rounding, while the micro-batch
 # keeps a quarter of the activations. Without checkpointing, reverse mode stores two arrays of
 # 1,024 x 256 per hidden layer (its output $\mathbf{h}$ and $1 - \mathbf{h}^2$) and a few small
@@ -533,6 +551,8 @@ answers["5.2"] = {"accumulation_gap": accumulation_gap, "kept_bytes": kept, "rem
 # of layers instead (`jax.checkpoint` on each block) keeps only the segments' inputs between
 # the passes, and $\sqrt{L}$ segments of $L$ layers store $O(\sqrt{L})$ activations for about one
 # extra forward pass (Chen et al., 2016).
+#
+# </details>
 
 # %%
 run.save_metrics({"answers": answers})
