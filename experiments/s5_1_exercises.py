@@ -496,12 +496,11 @@ print("sigmoid'(x):", {k: f"{g:.2e}" for k, g in sigmoid_grad.items()})
 
 
 def sigmoid_chain(x: jax.Array, depth: int = 30) -> jax.Array:
-    """sigma applied 1, 2, ..., depth times to the scalar x: (depth,)."""
-    outputs = []
-    for _ in range(depth):
-        x = sigmoid(x)
-        outputs.append(x)
-    return jnp.stack(outputs)
+    """sigma applied 1, 2, ..., depth times to the scalar x: (depth,), a loop (lax.scan)."""
+    def layer(h, _):
+        h = sigmoid(h)
+        return h, h
+    return jax.lax.scan(layer, x, length=depth)[1]
 
 
 depths = np.arange(1, 31)
