@@ -82,8 +82,8 @@ help(train.fit)
 # book's scratch SGD is `jaxhw/optim.py`), the data are arrays from `jaxhw/data/`, and the
 # whole of `Trainer.fit` / `fit_epoch` is `fit` and `train_epoch` in `jaxhw/train.py`. The one
 # class in the list is `ProgressBoard`, in `jaxhw/board.py`: it holds the points it plots,
-# which is state, and it never enters a compiled function. Each module is a few hundred lines
-# at most (the counts above) and holds one topic, so the source of a role is where its name
+# which is state, and it never enters a compiled function. Each module holds one topic and
+# stays under a thousand lines (the counts above), so the source of a role is where its name
 # says; the book's single file holds all of them.
 #
 # </details>
