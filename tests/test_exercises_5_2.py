@@ -141,6 +141,8 @@ def test_7_matmul_sizes_on_every_backend(answers):
     for rates in got["gflops"].values():
         assert len(rates) == 9 and all(math.isfinite(r) and r > 0 for r in rates)
     assert 0 < got["cpu_slowest_over_fastest"] <= 1
+    assert set(got["repeat_spread"]) == set(got["gflops"])
+    assert all(spread >= 1 for spread in got["repeat_spread"].values())
     assert answers["7.1"]["backends"][0] == "cpu"
     assert answers["7.1"]["gpu_timed"] is ("gpu" in answers["7.1"]["backends"])
     assert answers["7.1"]["devices"]
