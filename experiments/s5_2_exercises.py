@@ -41,11 +41,12 @@ init_key, fit_key, lr_key, search_key = jax.random.split(jax.random.key(run.seed
 # %% [markdown]
 # ## The data and the training set-up
 # FashionMNIST's training split for training and its test split for validation, as in the book
-# (the quick run keeps class-balanced subsets). Every model is trained with the book's
-# minibatch SGD (batch 256, learning rate 0.1 unless an exercise varies it) for `epochs`
-# epochs: fewer than the book's 10, so that every comparison can be repeated over seeds within
-# this notebook's time budget. The optimizer keeps its learning rate in its state
-# (`optax.inject_hyperparams`), so a stack of models can hold one rate per model.
+# (the quick run keeps class-balanced subsets). Every model is trained by minibatch SGD
+# (`optax.sgd`, the book's update; batch 256, learning rate 0.1 unless an exercise varies it)
+# for 4 epochs (3 in the quick run): fewer than the book's 10, so that every comparison can
+# be repeated over seeds within this notebook's time budget. The optimizer keeps its learning
+# rate in its state (`optax.inject_hyperparams`), so a stack of models can hold one rate per
+# model.
 #
 # One loss and one accuracy function per activation, made once: `fit` compiles an epoch for
 # each (loss, optimizer, shapes) it meets and reuses it, so the same model shape trained again
@@ -114,11 +115,12 @@ def describe(acc) -> str:
 
 # %% [markdown]
 # ### Exercise 1 — vary the number of hidden units and find the best width
-# One hidden layer of `num_hiddens` ReLU units, widths on a log scale. Each width is a
-# different shape, so a separate compiled call; within it, the seeds train together.
+# One hidden layer of `num_hiddens` ReLU units, from 1 to 512 (1 and 256 in the quick run).
+# Each width is a different shape, so a separate compiled call; within it, the seeds train
+# together.
 
 # %%
-widths = (1, 256) if run.quick else (1, 4, 16, 64, 256, 1024)
+widths = (1, 256) if run.quick else (1, 4, 16, 64, 256, 512)
 width_runs, width_seconds = {}, {}
 for width in widths:
     start = time.perf_counter()
@@ -155,8 +157,8 @@ answers["1"] = {"widths": list(widths), "val_acc_mean": width_means, "val_acc_st
 # the last-epoch accuracy of one seed moves by several hundredths (the error bars), more than
 # the width changes it past the knee. What width does change is the cost: the seconds printed
 # for the widest layer are several times those of the narrow ones. So the best value is the
-# smallest width on the plateau, a few dozen units here; the book's 256 is on the plateau,
-# with room to spare.
+# smallest width on the plateau, the smallest in the printed list; the book's 256 is on the
+# plateau, with room to spare.
 #
 # </details>
 
@@ -220,9 +222,11 @@ hidden = hidden_layer(narrow.params)  # (seeds, n, 1)
 logits = hidden @ np.asarray(narrow.params["W2"]) + np.asarray(narrow.params["b2"])[:, None]
 off_fraction = (hidden[..., 0] == 0).mean(axis=1)
 classes_predicted = [int(np.unique(p).size) for p in logits.argmax(-1)]
-for i in range(num_seeds):
+for i, p in enumerate(logits.argmax(-1)):
+    never = fashion_mnist.text_labels(sorted(set(range(10)) - set(p.tolist())))
     print(f"seed {i}: val acc {final_acc(narrow)[i]:.4f}; unit off for "
-          f"{off_fraction[i]:.1%} of the images; {classes_predicted[i]} of 10 classes predicted")
+          f"{off_fraction[i]:.1%} of the images; {classes_predicted[i]} of 10 classes "
+          f"predicted, never {', '.join(never)}")
 print(f"width 1: {describe(final_acc(narrow))}; width 256: {describe(final_acc(shallow))}")
 answers["3"] = {"val_acc": final_acc(narrow), "off_fraction": off_fraction,
                 "classes_predicted": classes_predicted,
@@ -236,8 +240,8 @@ answers["3"] = {"val_acc": final_acc(narrow), "off_fraction": off_fraction,
 # on a ray in the 10-dimensional logit space. As $h$ grows, the winning class can only change
 # at the points where two of those ten lines cross, so the network sorts the images along a
 # single learned direction of pixel space and cuts that line into intervals, one class per
-# interval: classes that overlap along that direction (shirt, pullover, coat) cannot be told
-# apart, and some classes are never predicted at all (the count above). The accuracy printed is
+# interval: classes that overlap along that direction cannot be told apart, and some classes
+# are never predicted at all (named above). The accuracy printed is
 # far below the wide network's. What can also go wrong is the ReLU itself: wherever
 # $\mathbf{x}^\top\mathbf{w}_1 + b_1 < 0$ the unit is off, those images all receive the class
 # of $\mathbf{b}_2$, and no gradient reaches $\mathbf{w}_1$ through them; if an unlucky start
@@ -304,7 +308,7 @@ answers["4"] = {"lrs": list(lrs), "val_acc_per_epoch": lr_acc, "best_lr": best_l
 # </details>
 
 # %% [markdown]
-# ## The joint search (exercise 5)
+# ### Exercise 5.1 — the best result from tuning rate, epochs, depth and width jointly
 # Learning rate, epochs, number of hidden layers and units per layer at once. The search
 # space: 1 or 2 hidden layers (a second layer half as wide as the first, as the book's
 # (256, 128)), first-layer width in {128, 256, 512}, and the learning rate drawn at random,
@@ -432,8 +436,6 @@ answers["5.1"] = {
 }
 
 # %% [markdown]
-# ### Exercise 5.1 — the best result from optimising all of them jointly
-#
 # <details><summary>Answer</summary>
 #
 # The printed winner (its architecture, rate and epochs), with its accuracy on the held-out
@@ -455,9 +457,9 @@ answers["5.1"] = {
 # - **The grid explodes.** With $k$ values for each of $d$ hyperparameters a grid has $k^d$
 #   settings: 5 values of each of the four here make 625 training runs, each a full training.
 # - **They interact.** The best learning rate depends on the number of epochs (exercise 4),
-#   and on the depth and the width (a deeper network with small initial weights needs a larger
-#   rate or more epochs, exercise 2), so tuning one at a time, with the others fixed, can end
-#   far from the joint optimum.
+#   and on the depth and the width (a deeper network with small initial weights starts slower,
+#   exercise 2, so it wants more epochs or a larger rate), so tuning one at a time, with the
+#   others fixed, can end far from the joint optimum.
 # - **Each evaluation is noisy.** Two seeds of one setting differ by about ±0.03 in validation
 #   accuracy (exercise 1), as much as many of the effects being searched for, so ranking close
 #   settings needs repeated runs, multiplying the cost again; and picking the maximum of many
@@ -572,9 +574,8 @@ answers["6"] = speed
 # Flax's a `custom_jvp` of `max`), so whatever difference the printed ratio shows comes from
 # how XLA compiles those, not from Python; and the printed verdict says whether it is larger
 # than the spread of one model's own epochs on this machine. With the larger layer the
-# products take a larger share of each step: the time per epoch grows with the width, less
-# than in proportion, because the shuffle and the gathering and scaling of each batch do not
-# depend on it.
+# products take a larger share of each step, so the time per epoch grows with the width (the
+# rows above) and whatever either model adds around the products weighs even less.
 #
 # </details>
 
@@ -600,10 +601,10 @@ devices = {"cpu": jax.devices("cpu")[0], **{d.platform: d for d in jax.devices()
 sizes = list(range(1024, 1033))
 matmul_repeats = 1 if run.quick else 10
 dot = jax.jit(jnp.dot)
-rng = np.random.default_rng(run.seed)
+matrix_rng = np.random.default_rng(run.seed)
 gflops, repeat_spread = {}, {}
 for platform, device in devices.items():
-    pairs = {n: [jax.device_put(rng.standard_normal((n, n), np.float32), device)
+    pairs = {n: [jax.device_put(matrix_rng.standard_normal((n, n), np.float32), device)
                  for _ in range(2)] for n in sizes}
     for A, B in pairs.values():
         jax.block_until_ready(dot(A, B))  # compile for each size
@@ -704,11 +705,11 @@ answers["7.2"] = {"bandwidth_gb_per_s": bandwidth, "cpu_name": cpu_name}
 # 32-bit subchannels); a server CPU has 6-12 channels, so 384-768 bits, giving
 # $8 \times 4800\,\text{MT/s} \times 8$ bytes $\approx 300$ GB/s on a whole socket. This
 # machine is a virtual one with 2 cores (name above): it shows neither its channels nor its
-# DIMMs (`dmidecode` would need the real hardware), and what one core pair can draw is the
-# printed figure, far below the socket's. GPUs have much wider buses: HBM stacks are 1024 bits
-# each, so an H100 with five stacks has a 5120-bit bus (about 3 TB/s), a consumer card with
-# GDDR6 has 128-384 bits. On a GPU, `nvidia-smi -q` or the vendor's specification gives the
-# width; the cell above, run there, measures its bandwidth.
+# DIMMs (`dmidecode` would need the real hardware), and what this process draws through its
+# two cores is the printed figure, far below a socket's. GPUs have much wider buses: HBM
+# stacks are 1024 bits each, so an H100 with five stacks has a 5120-bit bus (about 3 TB/s), a
+# consumer card with GDDR6 has 128-384 bits. On a GPU, `nvidia-smi -q` or the vendor's
+# specification gives the width; the cell above, run there, measures its bandwidth.
 #
 # </details>
 
@@ -790,12 +791,10 @@ for name, result in init_runs.items():
 
 
 # %% [markdown]
-# Zero weights make all hidden units identical, and identical units get identical gradients.
-# With ReLU the units are worse than identical: their input is 0, where ReLU's slope is 0, so
-# no gradient reaches $W_1$ and none reaches $W_2$ either (it is multiplied by the hidden
-# values, all 0); only the output bias learns. With sigmoid the units output 0.5 and do learn,
-# but they learn the same thing: below, the largest difference between two hidden units'
-# incoming weights (columns of $W_1$) after training, against the size of the weights.
+# Zero weights make every hidden unit the same function of the image. Below, after training:
+# the largest difference between two hidden units' incoming weights (columns of $W_1$),
+# against the largest weight, for the ReLU network started from zeros, for the same network
+# with sigmoid units started from zeros, and for the book's random start.
 
 # %%
 def unit_spread(W1) -> tuple[float, float]:
@@ -827,11 +826,15 @@ answers["9"] = {"val_acc": {n: final_acc(r) for n, r in init_runs.items()},
 # %% [markdown]
 # <details><summary>Answer</summary>
 #
-# It matters a great deal. **Zeros** never learn: with ReLU every weight stays exactly 0 (the
-# printed largest weight), the network outputs only its output bias, the same class for every
-# image, accuracy 0.1; with sigmoid the units move but stay exact copies of each other
-# (difference 0, against weights of the printed size), so 256 units act as one, and the
-# accuracy is of the order of exercise 3's single unit, not of a 256-unit network. Any random
+# It matters a great deal. **Zeros** never learn. Identical units receive identical gradients,
+# so nothing can make them differ. With ReLU it is worse: every hidden input is 0, where
+# ReLU's slope is 0, so no gradient reaches $W_1$, and none reaches $W_2$ either (its gradient
+# is multiplied by the hidden values, all 0): every weight stays exactly 0 (the printed
+# largest weight), only the output bias learns, and the network gives every image the same
+# class, accuracy 0.1. With sigmoid the units output 0.5 and do move, but they stay exact
+# copies of each other (difference 0, against weights of the printed size), so 256 units act
+# as one, and the accuracy is of the order of exercise 3's single unit, not of a 256-unit
+# network. Any random
 # start breaks that symmetry (the last line: the units differ by as much as the weights
 # themselves). **The scale** of a random start matters next. $N(0, 1)$ makes the hidden values
 # and logits huge (the 784 inputs add up), so its first epoch's mean loss is several times the
