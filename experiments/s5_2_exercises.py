@@ -344,7 +344,7 @@ rng = np.random.default_rng(run.seed)
 candidates = [{"num_hiddens": arch, "lr": float(10 ** rng.uniform(-2, 0))}
               for arch in architectures for _ in range(rates_per_architecture)]
 rung_epochs = (1, 3) if run.quick else (1, 3, 9)  # epochs trained by the end of each rung
-keep_fraction = 1 / 3
+eta = 3  # each rung keeps the best 1/eta of its candidates
 print(f"{len(candidates)} candidates, rungs at {rung_epochs} epochs, "
       f"{len(search_train_idx)} training / {len(holdout_idx)} held-out images")
 
@@ -389,7 +389,7 @@ for rung, until in enumerate(rung_epochs):
           + ", ".join(f"{candidates[i]['curve'][-1]:.4f} {candidates[i]['num_hiddens']} "
                       f"lr {candidates[i]['lr']:.3f}" for i in ranked[:3]))
     if rung + 1 < len(rung_epochs):
-        alive = ranked[:max(1, int(len(alive) * keep_fraction))]
+        alive = ranked[:max(1, len(alive) // eta)]
 search_seconds = time.perf_counter() - search_start
 winner = candidates[ranked[0]]
 winner_curve = np.asarray(winner["curve"])
@@ -429,7 +429,7 @@ answers["5.1"] = {
     "best_holdout_acc": float(winner_curve[-1]),
     "best_test_acc": winner_test["acc"],
     "model_epochs": trained, "seconds": search_seconds, "num_candidates": len(candidates),
-    "rung_epochs": list(rung_epochs), "rung_sizes": rung_sizes,
+    "rung_epochs": list(rung_epochs), "rung_sizes": rung_sizes, "eta": eta,
     "best_holdout_curve": winner_curve,
     "final_holdout_acc": [float(candidates[i]["curve"][-1]) for i in ranked],
     "first_rung_holdout_acc": [float(c["curve"][0]) for c in candidates],

@@ -111,7 +111,7 @@ def test_5_successive_halving_within_its_budget(answers):
     got, cost = answers["5.1"], answers["5.3"]
     epochs, sizes = got["rung_epochs"], got["rung_sizes"]
     assert sizes[0] == got["num_candidates"] and sizes == sorted(sizes, reverse=True)
-    assert all(later == max(1, int(earlier / 3))
+    assert all(later == max(1, earlier // got["eta"])
                for earlier, later in zip(sizes, sizes[1:], strict=False))
     spent = sum(n * (e - prev) for n, e, prev in zip(sizes, epochs, [0, *epochs], strict=False))
     assert got["model_epochs"] == cost["model_epochs"] == spent
