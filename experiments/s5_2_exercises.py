@@ -4,13 +4,13 @@
 # The exercises at the end of d2l section 5.2, answered in JAX. Try each one first: every
 # written answer is folded under "Answer" (click to unfold); code and outputs stay visible.
 # The section's own notebook (5.2) trains the book's MLP once; here its width, depth,
-# activation, initialisation and learning rate are varied on FashionMNIST. Every setting is
-# trained over several seeds at once: `jaxhw.sweep.fit_many` stacks models of one shape along a
-# leading axis and trains the stack in one compiled call, so each result below is a mean and a
-# spread over seeds, not one run.
+# activation, initialisation and learning rate are varied on FashionMNIST, and searched
+# jointly. Settings are trained over several seeds at once: `jaxhw.sweep.fit_many` stacks
+# models of one shape along a leading axis and trains the stack in one compiled call, so most
+# results below are a mean and a spread over seeds, not one run.
 
 # %% tags=["parameters"]
-quick = False  # smoke run: 3,072 / 1,024 images, 3 epochs, 2 seeds, widths 1 and 256, tiny search
+quick = False  # smoke run: 3,072 / 1,024 images, 3 epochs, 2 seeds, 2 widths, 2 rates, tiny search
 seed = 0  # PRNG seed: initial weights, minibatch orders, the search's random draws
 out_dir = "results/5.2-exercises"  # where the figures and metrics.json go
 
