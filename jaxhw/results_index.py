@@ -25,7 +25,8 @@ EXERCISES = "-exercises"  # the suffix of an exercises notebook's id
 _STYLE = ("body{font-family:sans-serif;max-width:72em;margin:2em auto}"
           "td,th{padding:.2em .8em;text-align:left;vertical-align:top}"
           ".failed td,td.failed,.interrupted td,td.interrupted,.lost td,td.lost{color:#b00}"
-          ".running td,td.running{color:#06c}.not-run td,td.not-run{color:#888}")
+          ".running td,td.running{color:#06c}.not-run td,td.not-run{color:#888}"
+          "td:nth-child(6),td:nth-child(7){white-space:nowrap}")  # the time of run, seconds
 
 
 def book_section(sid: str) -> str:
