@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 from section_runs import SectionRun, pngs, running
 
-pytestmark = pytest.mark.numerical  # rerun under a second CPU ISA by make test
 EPS32 = float(np.finfo(np.float32).eps)
 SID = "4.1-exercises"
 
