@@ -4,58 +4,16 @@ from __future__ import annotations
 
 import contextlib
 import os
-import re
 import secrets
-import socket
 from collections.abc import Iterator
 from pathlib import Path
 
-# `.<name>.tmp-<pid>-<token>-<host>`; older jaxhw wrote `.<name>.tmp-<pid>` (host unknown).
-_TEMPORARY = re.compile(r"^\..+\.tmp-(?P<pid>\d+)(?:-[0-9a-f]{8}-(?P<host>.+))?$")
-PID_MAX = 2**31 - 1  # pid_t is a 32-bit signed int: no process has a larger pid
-
-
-def _host() -> str:
-    """This machine's name, restricted to characters that are safe in a file name."""
-    return re.sub(r"[^A-Za-z0-9._-]", "_", socket.gethostname()) or "unknown"
-
 
 def temporary_path(path: str | Path) -> Path:
-    """A hidden file beside `path` that only this call will use.
-
-    The name holds the writer's pid and host (so that a later writer can tell whether it is
-    still running) and a random token (so that two threads of one process never share it).
-    """
+    """A hidden file beside `path` that only this call will use: the writer's pid and a random
+    token (so that two threads of one process never share it)."""
     path = Path(path)
-    return path.with_name(f".{path.name}.tmp-{os.getpid()}-{secrets.token_hex(4)}-{_host()}")
-
-
-def _running(pid: int) -> bool:
-    """Whether a process with this pid exists on this machine."""
-    if not 1 <= pid <= PID_MAX:  # os.kill(0, ...) means "my process group"; a larger pid overflows
-        return False
-    try:
-        os.kill(pid, 0)  # signal 0 checks existence and sends nothing
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # it exists, owned by another user
-        return True
-    return True
-
-
-def abandoned_temporaries(folder: str | Path) -> list[Path]:
-    """`write_atomic`'s temporary files in `folder` whose writer is gone, safe to delete.
-
-    Gone means: written on this host (or by an older jaxhw, which named no host) by a pid that
-    no longer runs. A file from another host, or from a live pid, is left alone: it may be a
-    write in progress. A pid reused since only delays the cleanup.
-    """
-    found = []
-    for entry in Path(folder).iterdir():
-        match = _TEMPORARY.match(entry.name)
-        if match and match["host"] in (None, _host()) and not _running(int(match["pid"])):
-            found.append(entry)
-    return sorted(found)
+    return path.with_name(f".{path.name}.tmp-{os.getpid()}-{secrets.token_hex(4)}")
 
 
 def write_atomic(path: str | Path, data: bytes) -> Path:
@@ -83,7 +41,12 @@ def write_atomic(path: str | Path, data: bytes) -> Path:
 
 
 class LockBusy(OSError):
-    """Another process holds the lock; the message names the holder as it described itself."""
+    """Another process holds the lock; the message names the holder as it described itself
+    (`holder`: that text, or None when the holder has written nothing yet)."""
+
+    def __init__(self, message: str, holder: str | None = None) -> None:
+        super().__init__(message)
+        self.holder = holder
 
 
 @contextlib.contextmanager
@@ -109,9 +72,9 @@ def file_lock(path: str | Path, *, shared: bool = False, wait: bool = True,
         try:
             fcntl.flock(fd, mode if wait else mode | fcntl.LOCK_NB)
         except BlockingIOError:
-            text = os.pread(fd, 1024, 0).decode(errors="replace").strip()
-            raise LockBusy(f"{path} is held by {text or 'another process, just starting'}"
-                           ) from None
+            text = os.pread(fd, 1024, 0).decode(errors="replace").strip() or None
+            raise LockBusy(f"{path} is held by {text or 'another process, just starting'}",
+                           text) from None
         if holder is not None:
             os.ftruncate(fd, 0)
             os.pwrite(fd, (holder + "\n").encode(), 0)

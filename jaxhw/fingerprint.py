@@ -5,9 +5,18 @@ as a NamedTuple of closures, and the hyperparameters live in those closures' cel
 function is described by its module and qualified name and, recursively, the values its
 closure holds (and its default arguments); a NamedTuple or dataclass by its type and fields;
 numbers, strings and containers as themselves; arrays by shape, dtype and SHA-256 of their
-bytes. Anything else gives only its type's name. Nothing here depends on addresses or `id`s,
-so equal settings give equal descriptions in any process. Only public introspection is used
-(`__closure__`, `__code__.co_freevars`, `__defaults__`, `functools.partial`, `__wrapped__`).
+bytes; any other object by its type and its attributes (`vars(obj)` and `__slots__`: what
+pickle would save), so that `optax.MultiSteps`, which keeps its optimizer in an attribute, is
+seen whole. An object without attributes to read (a C extension's, such as a PyTreeDef) is
+described by its `repr` when that shows more than a memory address, else by its type's name
+alone, marked `"note": "not looked inside"`; `undescribed` lists those, so that a resume can
+say that a change in them would go unnoticed. Nothing here depends on addresses or `id`s, so
+equal settings give equal descriptions in any process. Only public introspection is used
+(`__closure__`, `__code__.co_freevars`, `__defaults__`, `functools.partial`, `__wrapped__`,
+`vars`, `__slots__`).
+
+`differences` compares two descriptions and names each setting that differs (a checkpoint's
+run against the run resuming it).
 
 Not seen: a function's body (an edited function keeps its name; hashing bytecode would
 instead change with every Python release), and values a function reads from globals. Names
@@ -22,13 +31,18 @@ import enum
 import functools
 import hashlib
 import json
+import re
 import types
+from collections.abc import Mapping
 from typing import Any
 
 import jax
 import numpy as np
 
 MAX_DEPTH = 24  # optax's inject_hyperparams(adam) nests 10 levels; a closure rarely goes deeper
+HIDDEN = "not looked inside"
+_ADDRESS = re.compile(r"0x[0-9a-fA-F]{4,}")  # a memory address, as default reprs print it
+TOO_DEEP = "nested too deep to describe"
 
 
 def describe(obj: Any, *, max_depth: int = MAX_DEPTH) -> Any:
@@ -48,8 +62,12 @@ def _describe(obj: Any, depth: int, seen: frozenset[int]) -> Any:
         return obj
     if isinstance(obj, (np.ndarray, np.generic, jax.Array)):
         return _array(obj)
+    if isinstance(obj, np.dtype):
+        return {"dtype": str(obj)}
+    if isinstance(obj, types.BuiltinFunctionType):  # len, operator.add, a C method
+        return {"function": _name(obj)}
     if depth <= 0:
-        return {"type": _name(type(obj)), "note": "nested too deep to describe"}
+        return {"type": _name(type(obj)), "note": TOO_DEEP}
     if id(obj) in seen:  # a container or closure that reaches itself
         return {"type": _name(type(obj)), "note": "cycle"}
     seen, depth = seen | {id(obj)}, depth - 1
@@ -81,7 +99,40 @@ def _describe(obj: Any, depth: int, seen: frozenset[int]) -> Any:
         return {"type": _name(obj)}
     if callable(obj) and hasattr(obj, "__wrapped__"):  # jax.jit, functools.cache and the like
         return {"wrapper": _name(type(obj)), "wrapped": inner(obj.__wrapped__)}
-    return {"type": _name(type(obj))}
+    attributes = _attributes(obj)
+    if attributes is None:
+        text = repr(obj)
+        if _ADDRESS.search(text):  # the default repr: nothing but the type and an address
+            return {"type": _name(type(obj)), "note": HIDDEN}
+        return {"type": _name(type(obj)), "repr": text}
+    return {"type": _name(type(obj)),
+            "attributes": {k: inner(v) for k, v in sorted(attributes.items())}}
+
+
+def _attributes(obj: Any) -> dict[str, Any] | None:
+    """An object's attributes (`vars(obj)` and its `__slots__`), or None when it has neither."""
+    found = dict(vars(obj)) if hasattr(obj, "__dict__") else None
+    slots = [name for cls in type(obj).__mro__ for name in getattr(cls, "__slots__", ())
+             if isinstance(getattr(cls, "__slots__", ()), tuple | list)]
+    for name in slots:
+        if name not in ("__dict__", "__weakref__") and hasattr(obj, name):
+            found = {} if found is None else found
+            found[name] = getattr(obj, name)
+    return found
+
+
+def undescribed(description: Any, path: tuple[str, ...] = ()) -> list[str]:
+    """What in a `describe` result could not be looked inside: 'type (at path)' for each
+    object without attributes to read, or nested too deep; [] when everything was seen."""
+    if isinstance(description, dict):
+        if description.get("note") in (HIDDEN, TOO_DEEP):
+            return [f"{description['type']} (at {_setting(path)})"]
+        return [found for k, v in description.items()
+                for found in undescribed(v, (*path, str(k)))]
+    if isinstance(description, list):
+        return [found for i, v in enumerate(description)
+                for found in undescribed(v, (*path, str(i)))]
+    return []
 
 
 def _function(fn: types.FunctionType, inner: Any) -> dict[str, Any]:
@@ -119,3 +170,45 @@ def _array(x: Any) -> Any:
     data = np.ascontiguousarray(x)
     return {"shape": list(x.shape), "dtype": str(x.dtype),
             "sha256": hashlib.sha256(data.tobytes()).hexdigest()}
+
+
+def brief(value: Any, width: int = 60) -> str:
+    """A described value for a message: a function or type by its name, else short JSON."""
+    if isinstance(value, Mapping) and isinstance(value.get("function", value.get("type")), str):
+        return value.get("function", value.get("type"))
+    text = json.dumps(value, sort_keys=True)
+    return text if len(text) <= width else text[:width - 3] + "..."
+
+
+def _setting(path: tuple[str, ...]) -> str:
+    """A setting's name for a message: its key path, less `describe`'s wrappers."""
+    return "/".join(p for p in path
+                    if p not in ("fields", "closure", "attributes")) or "config"
+
+
+def differences(stored: Any, mine: Any, path: tuple[str, ...] = ()) -> list[str]:
+    """Each setting that differs between two descriptions (two runs' configurations), as
+    'path=stored but this run has path=mine'. A different function or type is one difference,
+    not one per captured value."""
+    name = _setting(path)
+    if isinstance(stored, Mapping) and isinstance(mine, Mapping):
+        for tag in ("function", "type"):
+            if stored.get(tag) != mine.get(tag):
+                return [f"{name}={brief(stored)} but this run has {name}={brief(mine)}"]
+        found = []
+        for k in sorted(stored.keys() | mine.keys()):
+            if k in stored and k in mine:
+                found += differences(stored[k], mine[k], (*path, k))
+                continue
+            sub = _setting((*path, k))
+            found.append(f"{sub}={brief(stored[k])} is in the checkpoint but not in this run"
+                         if k in stored else
+                         f"{sub} is not recorded in the checkpoint (this run has "
+                         f"{sub}={brief(mine[k])})")
+        return found
+    if isinstance(stored, list) and isinstance(mine, list) and len(stored) == len(mine):
+        return [d for i, (s, m) in enumerate(zip(stored, mine, strict=True))
+                for d in differences(s, m, (*path, str(i)))]
+    if json.dumps(stored, sort_keys=True) != json.dumps(mine, sort_keys=True):  # NaN == NaN
+        return [f"{name}={brief(stored)} but this run has {name}={brief(mine)}"]
+    return []

@@ -1,6 +1,7 @@
-"""Checkpoints never lose or silently mix runs (issue 15): one writer per folder, temporary
-files removed only by their owner or once their writer is gone, a resume refused when the
-run's settings differ, and bad `checkpoint_dir` / `resume` arguments refused up front."""
+"""Checkpoints never lose or silently mix runs (issue 15): one writer per folder (the lock,
+shared by every process of a run), a resume refused when the run's settings differ, settings
+described whole or said to be unseen, and bad `checkpoint_dir` / `resume` arguments refused up
+front."""
 
 import functools
 import json
@@ -17,8 +18,8 @@ import numpy as np
 import optax
 import pytest
 
-from jaxhw import checkpoint, files, train
-from jaxhw.fingerprint import describe
+from jaxhw import checkpoint, train
+from jaxhw.fingerprint import describe, undescribed
 from jaxhw.models import mlp, softmax_regression
 from jaxhw.nn.losses import cross_entropy, squared_loss
 
@@ -81,7 +82,40 @@ def test_describe_of_values_numbers_arrays_partials_and_cycles():
     deep = [[[[["bottom"]]]]]
     assert describe(deep, max_depth=2) == [[{"type": "builtins.list",
                                              "note": "nested too deep to describe"}]]
-    assert describe(object()) == {"type": "builtins.object"}  # no address in it
+    assert describe(object()) == {"type": "builtins.object", "note": "not looked inside"}
+    assert describe(np.dtype("float32")) == {"dtype": "float32"}
+    assert describe(len) == {"function": "builtins.len"}
+
+
+class _Settings:
+    def __init__(self, rate):
+        self.rate, self._inner = rate, {"decay": 0.5}
+
+
+class _Slotted:
+    __slots__ = ("rate",)
+
+    def __init__(self, rate):
+        self.rate = rate
+
+
+def test_describe_reads_an_objects_attributes_and_marks_what_it_cannot():
+    # optax.MultiSteps keeps its optimizer in attributes: before, only its type name was kept.
+    assert describe(_Settings(0.1)) == {
+        "type": f"{__name__}._Settings",
+        "attributes": {"_inner": {"decay": 0.5}, "rate": 0.1}}
+    assert _json(_Settings(0.1)) != _json(_Settings(0.2))
+    assert describe(_Slotted(3))["attributes"] == {"rate": 3}
+    a = optax.MultiSteps(optax.adamw(0.01, weight_decay=1e-4), 2).gradient_transformation()
+    b = optax.MultiSteps(optax.adamw(0.01, weight_decay=1e-3), 2).gradient_transformation()
+    assert _json(a) != _json(b) and undescribed(describe(a)) == []
+    treedef = jax.tree.structure({"a": 1, "b": (2, 3)})  # a C object with a telling repr
+    assert describe(treedef)["repr"] == repr(treedef)
+    hidden = {"opt": [iter([1])], "deep": describe([[["x"]]], max_depth=1)}
+    assert undescribed(describe(hidden)) == ["builtins.list (at deep/0)",
+                                             "builtins.list_iterator (at opt/0)"]
+    assert undescribed(describe(lambda: hidden)) == [  # describe's wrappers are left out
+        "builtins.list (at hidden/deep/0)", "builtins.list_iterator (at hidden/opt/0)"]
 
 
 def test_describe_is_the_same_in_another_process():
@@ -168,28 +202,11 @@ def test_resume_force_continues_with_a_warning_naming_the_differences(tmp_path):
         _resume(tmp_path / "empty", optax.sgd(0.001), mode="force")
 
 
-def test_checkpoint_of_an_older_jaxhw_gives_a_clear_message(tmp_path):
-    # What save_run wrote before configs were recorded: a config of two ints.
-    params, optimizer = _params(), optax.sgd(0.001)
-    checkpoint.save(tmp_path, 2, {"params": params, "opt_state": optimizer.init(params),
-                                  "key": checkpoint.key_state(jax.random.key(1)),
-                                  "history": {"train_loss": np.ones(2)},
-                                  "config": {"batch_size": 24, "num_train": 163}})
-    with pytest.raises(checkpoint.CheckpointError) as err:
-        _resume(tmp_path, optimizer)
-    message = str(err.value)
-    assert ("optimizer is not recorded in the checkpoint (this run has optimizer="
-            "optax._src.base.GradientTransformationExtraArgs)") in message
-    assert "loss is not recorded" in message and "older jaxhw" in message
-    assert "batch_size" not in message.split("(an older")[0]  # equal: not a difference
-    with pytest.warns(RuntimeWarning, match="optimizer is not recorded"):
-        assert _resume(tmp_path, optimizer, mode="force")[0] == 2
-
-
 def test_config_round_trips_and_must_be_json_able(tmp_path):
     _save_run(tmp_path, optax.sgd(0.1), hidden=(16, 8))
-    epoch, state = checkpoint.latest(tmp_path)
-    assert state["config"] == json.loads(json.dumps(_config(optax.sgd(0.1), hidden=[16, 8])))
+    epoch, stored = checkpoint.latest(tmp_path)
+    assert stored["meta"]["config"] == json.loads(json.dumps(_config(optax.sgd(0.1),
+                                                                     hidden=[16, 8])))
     with pytest.raises(ValueError, match="config must be JSON-able .*fingerprint.describe"):
         _save_run(tmp_path, optax.sgd(0.1), loss_fn=cross_entropy)
 
@@ -224,7 +241,7 @@ def test_empty_or_non_path_checkpoint_dir_is_refused(tmp_path, monkeypatch):
     assert "checkpoint_dir must be a folder path (str or pathlib.Path), got int" in _fit(
         tmp_path, checkpoint_dir=5)
     with pytest.raises(ValueError, match="empty string"):
-        checkpoint.save("", 1, {"x": np.zeros(2)})
+        _save_run("", optax.sgd(0.1))
     with pytest.raises(ValueError, match="empty string"):
         with checkpoint.lock(""):
             pass
@@ -243,59 +260,7 @@ def test_resume_without_checkpoint_dir_is_refused(tmp_path, mode):
     assert f"resume={mode!r} needs a checkpoint_dir" in _fit(tmp_path, resume=mode)
 
 
-# ----------------------------------------------------------------------------- temporary files
-def _dead_pid() -> int:
-    """The pid of a process that has exited (pids are reused only after wrapping around)."""
-    done = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
-                          capture_output=True, text=True, check=True)
-    return int(done.stdout)
-
-
-def test_temporary_names_are_unique_and_carry_pid_and_host():
-    a, b = files.temporary_path("/x/epoch_1.msgpack"), files.temporary_path("/x/epoch_1.msgpack")
-    assert a != b and a.parent == Path("/x")
-    assert a.name.startswith(f".epoch_1.msgpack.tmp-{os.getpid()}-")
-    assert a.name.endswith(files._host())
-
-
-def test_save_removes_only_temporaries_whose_writer_is_gone(tmp_path):
-    live = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
-    try:
-        dead, host = _dead_pid(), files._host()
-        keep = [f".epoch_000002.msgpack.tmp-{live.pid}",  # older jaxhw, writer still running
-                f".epoch_000002.msgpack.tmp-{live.pid}-0123abcd-{host}",
-                f".epoch_000002.msgpack.tmp-{dead}-0123abcd-another-host"]  # can't tell: keep
-        gone = [f".epoch_000002.msgpack.tmp-{dead}", f".epoch_000002.msgpack.tmp-{dead}-"
-                f"89abcdef-{host}", f".metrics.json.tmp-{dead}-0123abcd-{host}"]
-        for name in keep + gone:
-            (tmp_path / name).write_bytes(b"half a checkpoint")
-        assert files.abandoned_temporaries(tmp_path) == sorted(tmp_path / n for n in gone)
-        checkpoint.save(tmp_path, 1, {"x": np.zeros(3)})
-        assert sorted(p.name for p in tmp_path.iterdir()) == sorted(keep + [
-            "epoch_000001.msgpack"])
-    finally:
-        live.kill()
-        live.wait()
-
-
 # ----------------------------------------------------------------------------- two processes
-# Each writer waits for the "go" file, so that both write at the same time.
-WRITER = """
-import sys, time
-from pathlib import Path
-import numpy as np
-from jaxhw import checkpoint
-folder, sync, first = Path(sys.argv[1]), Path(sys.argv[2]), int(sys.argv[3])
-state = {"w": np.arange(250_000, dtype=np.float32) + first}
-(sync / f"ready-{first}").touch()
-while not (sync / "go").exists():
-    time.sleep(0.002)
-for epoch in range(first, first + 40):
-    checkpoint.save(folder, epoch, state)
-print("finished")
-"""
-
-
 def _start(code: str, *args) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-c", code, *map(str, args)], env=ENV,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -310,28 +275,14 @@ def _wait_for(path: Path, procs: list[subprocess.Popen], seconds: float = 120) -
         time.sleep(0.01)
 
 
-def test_two_processes_saving_into_one_folder_both_finish(tmp_path):
-    folder, sync = tmp_path / "ckpt", tmp_path / "sync"
-    sync.mkdir()
-    writers = [_start(WRITER, folder, sync, first) for first in (1, 1001)]
-    try:
-        for first in (1, 1001):
-            _wait_for(sync / f"ready-{first}", writers)
-        (sync / "go").touch()
-        results = [w.communicate(timeout=240) for w in writers]
-    finally:
-        for w in writers:
-            w.kill()
-            w.wait()
-    for w, (out, err) in zip(writers, results, strict=True):
-        assert w.returncode == 0 and out.strip() == "finished", err
-    saved = checkpoint.list_checkpoints(folder)
-    assert [e for e, _ in saved][-3:] == [1038, 1039, 1040]
-    for epoch, path in saved:
-        first = 1 if epoch < 1001 else 1001
-        np.testing.assert_array_equal(checkpoint.load(path)["w"],
-                                      np.arange(250_000, dtype=np.float32) + first)
-    assert [p.name for p in folder.iterdir() if ".tmp-" in p.name] == []
+def test_a_save_older_than_the_folders_newest_is_refused_and_deletes_nothing(tmp_path):
+    # save_run outside `lock` (fit always holds it): a second writer's older epoch is refused,
+    # and the newer epochs it found stay whole.
+    _save_run(tmp_path, optax.sgd(0.1), epoch=7)
+    with pytest.raises(checkpoint.CheckpointError, match=r"holds epoch 7, not older than epoch "
+                                                         r"3 to save now: another run writes"):
+        _save_run(tmp_path, optax.sgd(0.1), epoch=3)
+    assert checkpoint.latest(tmp_path)[0] == 7
 
 
 # A run: holds the folder's lock and writes a checkpoint every 50 ms until it is killed.
@@ -340,12 +291,14 @@ import sys, time
 from pathlib import Path
 import numpy as np
 from jaxhw import checkpoint
+import jax
 folder, sync = Path(sys.argv[1]), Path(sys.argv[2])
 try:
-    with checkpoint.lock(folder):
+    with checkpoint.lock(folder) as held:
         (sync / "locked").touch()
         for epoch in range(1, 100_000):
-            checkpoint.save(folder, epoch, {"w": np.full(1000, epoch, np.float32)})
+            checkpoint.save_run(held, epoch, params={"w": np.full(1000, epoch, np.float32)},
+                                opt_state=(), key=jax.random.key(0), history={}, config={})
             time.sleep(0.05)
 except checkpoint.CheckpointError as err:
     print("refused:", err)
@@ -368,15 +321,18 @@ def test_a_second_run_on_a_locked_folder_is_refused_and_a_dead_holder_frees_it(t
             with checkpoint.lock(folder):  # this process is a third contender
                 pass
         assert first.poll() is None  # the first run goes on, unharmed
-        saved = len(checkpoint.list_checkpoints(folder))
+        deadline = time.monotonic() + 120
+        while not any(p.name.startswith("epoch_") for p in folder.iterdir()):
+            assert first.poll() is None and time.monotonic() < deadline, first.poll()
+            time.sleep(0.01)
     finally:
         first.kill()  # SIGKILL: no cleanup runs, the kernel drops the flock
         first.wait()
-    assert saved >= 1
-    epoch, state = checkpoint.latest(folder)
-    np.testing.assert_array_equal(state["w"], np.full(1000, epoch, np.float32))
+    epoch, stored = checkpoint.latest(folder)
+    np.testing.assert_array_equal(stored["state"]["params", "w"],
+                                  np.full(1000, epoch, np.float32))
     with checkpoint.lock(folder) as held:  # a dead holder is no obstacle
-        assert held == folder
+        assert held.path == folder
         assert (folder / ".lock").read_text() == f"pid {os.getpid()} on {os.uname().nodename}\n"
     assert (folder / ".lock").read_text() == ""  # released
 

@@ -190,6 +190,45 @@ def test_resize_is_bilinear_and_cached(tiny_prepared) -> None:
     assert np.all(np.diff(row) >= 0) and row[0] == 0 and row[-1] == 243
 
 
+def test_process_shares_are_what_tfds_split_for_jax_process_reads(tiny_prepared) -> None:
+    # 64 training examples over 3 processes: 22, 21, 21 (the first takes the remainder), or
+    # 21 each with drop_remainder. Each share is the slice tfds reads for that process.
+    data_dir, arrays = tiny_prepared
+    images, labels = arrays["train"]
+    for drop in (False, True):
+        shares = [_tiny_load("train", data_dir, arrays, process_index=i, process_count=3,
+                             drop_remainder=drop) for i in range(3)]
+        assert [len(y) for _, y in shares] == ([21, 21, 21] if drop else [22, 21, 21])
+        kept = 63 if drop else 64  # disjoint, in order, covering the split (less the rest)
+        _assert_same((np.concatenate([x for x, _ in shares]),
+                      np.concatenate([y for _, y in shares])), images[:kept], labels[:kept])
+        for i, share in enumerate(shares):
+            ds = tfds.data_source("fashion_mnist", data_dir=str(data_dir), download=False,
+                                  split=tfds.split_for_jax_process(
+                                      "train", process_index=i, process_count=3,
+                                      drop_remainder=drop))
+            np.testing.assert_array_equal(share[0], fm.read_data_source(ds)[0])
+            np.testing.assert_array_equal(share[1], fm.read_data_source(ds)[1])
+    whole = _tiny_load("train", data_dir, arrays, process_index=0, process_count=1)
+    _assert_same(whole, images, labels)
+    assert fm.process_share(10, 3, 4) == slice(8, 10) and fm.process_share(10, 0, 4) == slice(0, 3)
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"process_index": 1}, "process_count must be an integer .*got None"),
+    ({"process_count": 2}, "process_index must be an integer"),
+    ({"process_index": 2, "process_count": 2}, r"process_index must be in 0..process_count - 1 "
+                                               r"= 1, got process_index=2"),
+    ({"process_index": True, "process_count": 2}, "process_index must be an integer"),
+    ({"process_index": 0, "process_count": 2, "drop_remainder": 1}, "drop_remainder must be"),
+    ({"process_index": 0, "process_count": 65}, "process_count=65 is more than the 64"),
+])
+def test_a_bad_process_share_is_named(tiny_prepared, kwargs, match) -> None:
+    data_dir, arrays = tiny_prepared
+    with pytest.raises(ValueError, match=match):
+        _tiny_load("train", data_dir, arrays, **kwargs)
+
+
 @pytest.mark.parametrize("resize, match", [
     ((0, 5), "a pair of positive integers"), ((32.5, 32), "a pair of positive integers"),
     ((True, 32), "a pair of positive"),

@@ -462,7 +462,9 @@ def resize_images(images: np.ndarray, size: tuple[int, int]) -> np.ndarray:
 
 def load(split: str, data_dir: str | Path | None = None, resize: tuple[int, int] | None = None,
          *, source: str | Path | None = None, online: bool = False,
-         expected_counts: Mapping[str, int] | None = None) -> tuple[np.ndarray, np.ndarray]:
+         expected_counts: Mapping[str, int] | None = None, process_index: int | None = None,
+         process_count: int | None = None, drop_remainder: bool = False
+         ) -> tuple[np.ndarray, np.ndarray]:
     """A split ("train", "test"/"val") as images (N, 28, 28, 1) uint8 and labels (N,) int32.
 
     Examples come in the IDX files' order. The first call prepares the dataset if needed and
@@ -472,18 +474,61 @@ def load(split: str, data_dir: str | Path | None = None, resize: tuple[int, int]
     the prepared copy against `source` (else $FASHION_MNIST_DIR, the TFDS manual dir, Debian's
     folder) and `expected_counts` (default 60,000 / 10,000), and prepares it again where they
     differ (see `prepare`). `online` only matters when preparing.
+
+    With `process_index` and `process_count` (e.g. `jax.process_index()`, `jax.process_count()`)
+    only that process's share comes back: the examples `tfds.split_for_jax_process(split,
+    process_index=..., process_count=..., drop_remainder=...)` reads, a contiguous slice (see
+    `process_share`). The shares of all processes are disjoint and cover the split (less
+    `n % process_count` examples with `drop_remainder=True`, which makes them equal).
     """
     split = _canonical_split(split)
     shape = _check_resize(resize) or (IMAGE_SIZE, IMAGE_SIZE)
     counts = check_counts(expected_counts)
+    share = _check_share(process_index, process_count, drop_remainder)
     root = _root(data_dir)
     with _locked(root, shared=True):
         target = _served(root, source, counts)
         arrays = cache.read(target, split, shape) if target is not None else None
-    if arrays is not None:
+    if arrays is None:
+        with _locked(root, shared=False):
+            arrays = _load_locked(root, split, shape, source, online, counts)
+    if share is None:
         return arrays
-    with _locked(root, shared=False):
-        return _load_locked(root, split, shape, source, online, counts)
+    index, count, drop = share
+    keep = process_share(len(arrays[1]), index, count, drop_remainder=drop)
+    return arrays[0][keep].copy(), arrays[1][keep].copy()  # the split's arrays go
+
+
+def _check_share(process_index: Any, process_count: Any, drop_remainder: Any
+                 ) -> tuple[int, int, bool] | None:
+    """(index, count, drop_remainder), None for the whole split; ValueError naming a bad one."""
+    if process_index is None and process_count is None:
+        return None
+    for name, value in (("process_index", process_index), ("process_count", process_count)):
+        if not isinstance(value, int | np.integer) or isinstance(value, bool):
+            raise ValueError(f"{name} must be an integer (process_index and process_count go "
+                             f"together, e.g. jax.process_index(), jax.process_count()), got "
+                             f"{value!r}")
+    if not 0 <= process_index < process_count:
+        raise ValueError(f"process_index must be in 0..process_count - 1 = {process_count - 1},"
+                         f" got process_index={process_index}, process_count={process_count}")
+    if not isinstance(drop_remainder, bool):
+        raise ValueError(f"drop_remainder must be True or False, got {drop_remainder!r}")
+    return int(process_index), int(process_count), drop_remainder
+
+
+def process_share(n: int, process_index: int, process_count: int, *,
+                  drop_remainder: bool = False) -> slice:
+    """The examples of one process's share of `n`, as `tfds.even_splits` (behind
+    `tfds.split_for_jax_process`) cuts them: `n // process_count` each, in order, and the
+    first `n % process_count` shares one more (none of them with `drop_remainder`)."""
+    if process_count > n:
+        raise ValueError(f"process_count={process_count} is more than the {n} examples to share")
+    size, extra = divmod(n, process_count)
+    start, stop = size * process_index, size * (process_index + 1)
+    if not drop_remainder:
+        start, stop = start + min(process_index, extra), stop + min(process_index + 1, extra)
+    return slice(start, stop)
 
 
 def _load_locked(root: Path, split: str, shape: tuple[int, int], source: str | Path | None,
