@@ -343,8 +343,7 @@ def warn_each_time(message: str, category: type[Warning] = RuntimeWarning) -> No
         warnings.warn(message, category, stacklevel=2)
         return
     warnings.warn_explicit(message, category, frame.f_code.co_filename, frame.f_lineno,
-                           module=frame.f_globals.get("__name__"), registry={},
-                           module_globals=frame.f_globals)
+                           module=frame.f_globals.get("__name__"), registry={})
 
 
 def learning_rates(optimizer: optax.GradientTransformation, opt_state: Any) -> np.ndarray | None:
