@@ -376,10 +376,11 @@ def fit(loss: LossFn, params: Params, optimizer: optax.GradientTransformation,
 
 
 def canonical(tree: Any) -> Any:
-    """`tree` with every leaf an array of JAX's canonical dtype (a Python float or a float64
-    numpy array becomes float32 unless x64 is on): what the compiled epoch gives back."""
+    """`tree` with every leaf an array of JAX's canonical dtype, not weakly typed (a Python
+    float or a float64 numpy array becomes float32 unless x64 is on): what the compiled epoch
+    gives back, so that its second call needs no second compile."""
     def one(x: Any) -> Any:
-        if isinstance(x, jax.Array):
+        if isinstance(x, jax.Array) and not getattr(x, "weak_type", False):
             return x
         return np.asarray(x, checks.canonical_dtype(x))
 
@@ -388,19 +389,14 @@ def canonical(tree: Any) -> Any:
 
 def device_copy(tree: Any, sharding: NamedSharding | None = None) -> Any:
     """A copy of every leaf of `tree` on the device (or placed by `sharding`), never sharing
-    the caller's buffers: the compiled epoch may then reuse them for its results."""
-    return jax.device_put(copy_on_device(jax.device_put(tree)), sharding)
+    the caller's buffers: the compiled epoch may then reuse them for its results. (Copied
+    first, then placed: a placement may share the buffer a device already holds.)"""
+    return jax.device_put(copy_on_device(tree), sharding)
 
 
 def copy_on_device(tree: Any) -> Any:
-    """A copy of every array of `tree`, made where it lies, never weakly typed (a Python
-    number's array would otherwise compile the epoch once more, for the strong one it gives)."""
-    def copy(x: Array) -> Array:
-        if jnp.issubdtype(x.dtype, jax.dtypes.prng_key):
-            return x.copy()
-        return jnp.array(x, dtype=x.dtype)
-
-    return jax.tree.map(copy, tree)
+    """A copy of every array of `tree`, made where it lies (no compile: a buffer copy)."""
+    return jax.device_put(tree, may_alias=False)
 
 
 def record_epoch(history: dict[str, list], index: int, losses: np.ndarray,
