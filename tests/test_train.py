@@ -523,6 +523,7 @@ def _per_class(params, batch):
     return {"share": jnp.mean(jax.nn.one_hot(y, 3), axis=0)}
 
 
+@pytest.mark.numerical
 @pytest.mark.parametrize("n_val", [99, 100], ids=["remainder", "divides"])
 def test_a_metric_of_any_shape_is_a_mean_over_the_batch_axis(n_val):
     # Issue 21: a (10,) metric came back as shape (1,) value 1.0, or (1, 10) near 0.87.
@@ -545,6 +546,7 @@ def test_a_metric_of_any_shape_is_a_mean_over_the_batch_axis(n_val):
     np.testing.assert_allclose(got["share"], share, atol=1e-6)
 
 
+@pytest.mark.numerical
 def test_a_bfloat16_loss_is_averaged_in_float32(data):
     # Each batch's bfloat16 mean is rounded to 8 bits; summing 100 of them in bfloat16 erred
     # by 0.6 %. In float32 the sum errs by at most 100 float32 roundings (~6e-6 relative).
@@ -598,6 +600,7 @@ def _penalized(params, batch):
     return LOSS(params, batch) + WEIGHT["penalty"] * jnp.sum((params["w"] - 10.0) ** 2)
 
 
+@pytest.mark.numerical
 def test_a_global_the_loss_reads_is_part_of_its_program(data):
     # With the loss as a static argument of one jit, a changed global was never seen again:
     # the second fit reused the first program. The program key holds the values a function
