@@ -1,7 +1,8 @@
 """Many models at once (beyond the book): `fit_many` is `train.fit` with the epoch vmapped.
 
 The models differ in their parameters, their PRNG keys (the order of the minibatches) and/or
-their learning rates; each ends where training it alone with `fit` ends. A learning rate per
+their learning rates; each computes what training it alone with `fit` computes, up to float
+rounding (which SGD near an unstable step size amplifies: docs/scaling.md). A learning rate per
 model lives in the optimizer state: build the optimizer with `optax.inject_hyperparams`, e.g.
 `optax.inject_hyperparams(optax.sgd)(learning_rate=0.1)`, and pass `learning_rates=`.
 """
