@@ -338,9 +338,9 @@ def fit(loss: LossFn, params: Params, optimizer: optax.GradientTransformation,
     watch = checks.LossWatch(loss, params, train, optimizer, opt_state, on_divergence, stacked,
                              batch_size)
     params, opt_state = canonical((params, opt_state))  # the dtypes a checkpoint holds
-    with checkpoint.lock(checkpoint_dir):  # one run writes a checkpoint folder at a time
+    with checkpoint.lock(checkpoint_dir) as folder:  # one run writes a folder at a time
         first_epoch, params, opt_state, history = checkpoint.start_state(
-            checkpoint_dir, resume, epochs, params=params, opt_state=opt_state, key=key,
+            folder, resume, epochs, params=params, opt_state=opt_state, key=key,
             config=config, initial_epoch=initial_epoch)
         # The epoch takes its params and state as its own (donated); the caller's stay valid.
         params, opt_state = device_copy((params, opt_state), replicated)
@@ -364,7 +364,7 @@ def fit(loss: LossFn, params: Params, optimizer: optax.GradientTransformation,
             bar.set_postfix({k: f"{np.min(v[-1]):.4g}" for k, v in history.items()
                              if k in ("train_loss", "val_loss", "val_acc")}, refresh=False)
             if checkpoint_dir is not None:
-                checkpoint.save_run(checkpoint_dir, index + 1, params=params,
+                checkpoint.save_run(folder, index + 1, params=params,
                                     opt_state=opt_state, key=key, history=history, config=config)
             if board is not None:
                 draw_epoch(board, index, losses, val_means)
