@@ -58,6 +58,7 @@ from jaxhw.files import write_atomic
 ROOT = Path(__file__).resolve().parents[1]
 MODEL_NAMES = {"softmax": "softmax regression", "mlp": "MLP 784-256-10"}
 NEW, OLD = "jaxhw", "jaxhw_baseline"
+FIT_EPOCHS = 3  # the many-epoch fit the A/B pair also times, once per model and round
 LABELS = {NEW: "jaxhw fit (this tree)", OLD: "jaxhw fit (baseline {rev})",
           "d2l_jax": "d2l-jax shape (jit step per host batch)", "torch_tuned": "PyTorch tuned",
           "torch_book": "PyTorch book (Dataset + DataLoader)"}
@@ -66,7 +67,10 @@ AB_BUDGETS = (("softmax_epoch", "softmax regression epoch, s", 1.3),
               ("mlp_epoch", "MLP epoch, s", 1.1),
               ("softmax_compile", "compile of a fit (softmax), s", 1.2),
               ("mlp_compile", "compile of a fit (MLP), s", 1.2),
-              ("fresh_process", "fresh process to a trained softmax regression, s", 1.2))
+              ("fresh_process", "fresh process to a trained softmax regression, s", 1.2),
+              # issue 21: donated buffers, the next epoch dispatched before the host's work
+              ("softmax_fit", f"softmax regression {FIT_EPOCHS}-epoch fit, s", 1.1),
+              ("mlp_fit", f"MLP {FIT_EPOCHS}-epoch fit, s", 1.1))
 # What git archive exports of a baseline: the library and the quickstart it times.
 EXPORTED = ("jaxhw", "experiments/__init__.py", "experiments/quickstart.py")
 # Threading knobs a worker must not inherit: anchors run at their defaults.
@@ -312,24 +316,30 @@ def time_rounds(workers: dict[str, Worker], rounds: int, probe: dict[str, int],
                 log: Callable[[str], None]) -> dict[str, Any]:
     """One warm-up epoch per worker and model, then `rounds` rounds: one epoch of every worker
     and model in turn (reversed every other round, so no one always follows the same
-    neighbour), then one probe of every worker that has a probe."""
+    neighbour), a FIT_EPOCHS-epoch fit of each jaxhw worker and model (the same way round),
+    then one probe of every worker that has a probe."""
     slots = [(name, model) for model in MODELS for name in workers]
+    fit_slots = [(name, model) for model in MODELS for name in (NEW, OLD) if name in workers]
     first = {slot: workers[slot[0]].ask({"epoch": slot[1]}) for slot in slots}
     log("  warm-up: " + ", ".join(f"{n}/{m} {a['call_seconds']:.3g} s"
                                   for (n, m), a in first.items()))
     epochs: dict[tuple[str, str], list[dict]] = {slot: [] for slot in slots}
+    fits: dict[tuple[str, str], list[dict]] = {slot: [] for slot in fit_slots}
     probes: list[dict[str, float]] = []
     for r in range(rounds):
         for name, model in slots if r % 2 == 0 else slots[::-1]:
             epochs[name, model].append(workers[name].ask({"epoch": model}))
+        for name, model in fit_slots if r % 2 == 0 else fit_slots[::-1]:
+            fits[name, model].append(workers[name].ask({"fit": model, "epochs": FIT_EPOCHS}))
         rates: dict[str, float] = {}
         for name in PROBE_WORKERS:
             if name in workers:
                 rates.update(workers[name].ask({"probe": probe}))
         probes.append(rates)
         log(f"  round {r + 1}/{rounds}: " + ", ".join(
-            f"{n}/{m} {v[-1]['seconds']:.3g}" for (n, m), v in epochs.items()))
-    return {"first": first, "epochs": epochs, "probes": probes}
+            f"{n}/{m} {v[-1]['seconds']:.3g}" for (n, m), v in epochs.items()) + "; fits " +
+            ", ".join(f"{n}/{m} {v[-1]['call_seconds']:.3g}" for (n, m), v in fits.items()))
+    return {"first": first, "epochs": epochs, "fits": fits, "probes": probes}
 
 
 def fresh_compiles(sides: dict[str, Path], data_file: Path, rounds: int, seed: int,
@@ -462,6 +472,8 @@ def budget_rows(timed: dict[str, Any], compiles: dict[str, dict[str, list[float]
     if OLD in compiles:
         pairs = {f"{m}_epoch": (seconds(OLD, m), seconds(NEW, m)) for m in MODELS}
         pairs.update({f"{m}_compile": (compiles[OLD][m], compiles[NEW][m]) for m in MODELS})
+        pairs.update({f"{m}_fit": tuple([a["call_seconds"] for a in timed["fits"][side, m]]
+                                        for side in (OLD, NEW)) for m in MODELS})
         if fresh is not None:
             pairs["fresh_process"] = (fresh[OLD]["runs_s"], fresh[NEW]["runs_s"])
         for key, what, budget in AB_BUDGETS:
@@ -552,6 +564,9 @@ def run(config: Config, log: Callable[[str], None] = print) -> dict[str, Any]:
             log("fresh process: python -m experiments.quickstart")
             fresh = fresh_processes(sides, config.fresh_runs, tmp_path / "xla-cache", log)
     result["epochs"] = epoch_table(timed)
+    result["fits"] = {}
+    for (name, model), answers in timed["fits"].items():
+        result["fits"].setdefault(name, {})[model] = [a["call_seconds"] for a in answers]
     result["compile_s"] = compiles
     if fresh is not None:
         result["fresh_process"] = fresh

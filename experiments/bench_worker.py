@@ -6,6 +6,7 @@ FAMILY's contender for each model, writes one JSON line `{"ready": info}` and th
 each JSON line it reads on stdin with one JSON line on stdout:
 
     {"epoch": "softmax"}                    -> {"seconds": s, "call_seconds": s, "val_acc": a}
+    {"fit": "mlp", "epochs": 3}             -> {"call_seconds": s, "val_acc": a}   (jaxhw only)
     {"probe": {"gemm_n": n, "copy_mib": m}} -> {"<library>_gemm_gflops": r, ...}
 
 and exits when stdin closes. A failure answers `{"error": traceback}` and exits 1.
@@ -91,10 +92,14 @@ def serve(family: str, data: Data, seed: int, requests: IO[str], answers: IO[str
         if "epoch" in request:
             seconds, call_seconds, val_acc = contenders[request["epoch"]].epoch()
             send({"seconds": seconds, "call_seconds": call_seconds, "val_acc": val_acc})
+        elif "fit" in request:
+            call_seconds, val_acc = contenders[request["fit"]].fit_epochs(request["epochs"])
+            send({"call_seconds": call_seconds, "val_acc": val_acc})
         elif "probe" in request:
             send(module.probe(**request["probe"]))
         else:
-            raise ValueError(f"unknown request {line.strip()!r}: expected 'epoch' or 'probe'")
+            raise ValueError(f"unknown request {line.strip()!r}: expected 'epoch', 'fit' or "
+                             "'probe'")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

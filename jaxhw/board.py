@@ -7,6 +7,7 @@ import io
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -45,10 +46,12 @@ def save_figure(fig: plt.Figure, path: str | Path) -> Path:
 class ProgressBoard:
     """Plot data points as they arrive, as d2l's ProgressBoard; fed from the host, never in jit.
 
-    `draw(x, y, label, every_n)` keeps the mean of every `every_n` points of a line. In a
-    notebook the figure redraws in place; headless, `save(path)` (or `path=` at construction,
-    then every draw) writes a PNG. Without `ylabel` the y axis is named after the lines
-    ("loss" for train_loss and val_loss); the legend sits outside the axes, over no data.
+    `draw(x, y, label, every_n)` keeps the mean of every `every_n` points of a line. A point
+    may hold several values (one per model of a stack, as `fit_many` feeds it): the line is
+    their mean, with a band over their range. In a notebook the figure redraws in place;
+    headless, `save(path)` (or `path=` at construction, then every draw) writes a PNG. Without
+    `ylabel` the y axis is named after the lines ("loss" for train_loss and val_loss); the
+    legend sits outside the axes, over no data.
     """
 
     def __init__(self, xlabel: str | None = None, ylabel: str | None = None,
@@ -60,22 +63,28 @@ class ProgressBoard:
         self.xscale, self.yscale, self.figsize, self.title = xscale, yscale, figsize, title
         self.path = Path(path) if path is not None else None
         self.display = in_notebook() if display is None else display
-        self._raw: dict[str, list[tuple[float, float]]] = collections.OrderedDict()
-        self.data: dict[str, list[tuple[float, float]]] = collections.OrderedDict()
+        self._raw: dict[str, list[tuple[float, Any]]] = collections.OrderedDict()
+        self.data: dict[str, list[tuple[float, Any]]] = collections.OrderedDict()
         self._fig = None
         self._handle = None
 
-    def draw(self, x: float, y: float, label: str, every_n: int = 1) -> None:
-        """Add point (x, y) to line `label`; every `every_n` points become one plotted mean."""
+    def draw(self, x: float, y: float | Sequence[float], label: str, every_n: int = 1) -> None:
+        """Add point (x, y) to line `label`; every `every_n` points become one plotted mean. `y`
+        is a number, or one number per model (drawn as their mean and range)."""
         if every_n < 1:
             raise ValueError(f"every_n must be >= 1, got {every_n}")
+        values = np.asarray(y, np.float64)
+        if values.ndim > 1:
+            raise ValueError(f"y must be a number or one number per model, got shape "
+                             f"{values.shape}")
         raw = self._raw.setdefault(label, [])
         line = self.data.setdefault(label, [])
-        raw.append((float(x), float(y)))
+        raw.append((float(x), values))
         if len(raw) < every_n:
             return
         xs, ys = zip(*raw, strict=True)
-        line.append((float(np.mean(xs)), float(np.mean(ys))))
+        mean = np.mean(np.stack(ys), axis=0)
+        line.append((float(np.mean(xs)), float(mean) if mean.ndim == 0 else mean))
         raw.clear()
         if self.display or self.path is not None:
             self._render()
@@ -92,8 +101,13 @@ class ProgressBoard:
             if not points:
                 continue
             xs, ys = zip(*points, strict=True)
-            ax.plot(xs, ys, linestyle=_STYLES[i % len(_STYLES)],
-                    color=_COLORS[i % len(_COLORS)], label=label)
+            ys = np.asarray(ys, np.float64)
+            color = _COLORS[i % len(_COLORS)]
+            if ys.ndim == 2:  # one value per model: their mean, and a band over their range
+                ax.fill_between(xs, ys.min(axis=1), ys.max(axis=1), color=color, alpha=0.2,
+                                linewidth=0)
+                ys = ys.mean(axis=1)
+            ax.plot(xs, ys, linestyle=_STYLES[i % len(_STYLES)], color=color, label=label)
         ax.set_xlabel(self.xlabel or "")
         ax.set_ylabel(self.ylabel or _common_name(self.data))
         ax.set_xscale(self.xscale)

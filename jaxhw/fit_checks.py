@@ -3,14 +3,15 @@
 Each check names the argument, what was expected and what was given. Before compiling, `fit`
 looks for nan and inf in the data (`check_finite`, one pass on the host) and traces the loss
 on one abstract minibatch of each pass (`check_pass`), so that a fault met while tracing names
-`train`, `val` or the parameter. After each epoch, `fit` asks `diverged` whether a training
-loss turned non-finite or rose above `RISE` times the run's first minibatch loss, and
-`check_labels` whether a non-finite loss comes from the labels.
+`train`, `val` or the parameter. After each epoch, `LossWatch` judges the epoch's mean training
+loss against the run's stable levels (`diverged`) and, for a non-finite loss, asks
+`check_labels` whether the labels are at fault.
 """
 
 from __future__ import annotations
 
 import contextlib
+import inspect
 import warnings
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
@@ -27,7 +28,8 @@ from jaxhw.fingerprint import describe
 from jaxhw.models.checks import ParamsError
 
 DATA_AXIS = "data"
-RISE = 10.0
+RISE = 10.0  # an epoch's mean training loss this many times its run's level is divergence
+START_EXAMPLES = 32  # the first minibatch's loss is a level only if it averages this many
 
 
 # ----------------------------------------------------------------------------- arguments
@@ -84,7 +86,9 @@ def num_models(params: Any) -> int:
     sizes = {np.shape(a)[0] if np.ndim(a) else None for a in jax.tree.leaves(params)}
     if not sizes or None in sizes or len(sizes) != 1:
         raise ValueError("params must be stacked along a leading model axis of the same size in "
-                         f"every leaf (e.g. jax.vmap(init)(keys)); got leading sizes {sizes}")
+                         "every leaf: M copies of one start are sweep.replicate(params, M) (for "
+                         "a learning-rate grid), M seeds jax.vmap(init)(jax.random.split(key, "
+                         f"M)); got leading sizes {sorted(sizes, key=str)}")
     return sizes.pop()
 
 
@@ -147,26 +151,59 @@ def check_finite(data: Any, name: str) -> None:
                          "those examples before training")
 
 
+def canonical_dtype(a: Any) -> np.dtype:
+    """The dtype JAX gives `a` (an array, or a Python number: float32 for 1.0 unless x64)."""
+    return jax.dtypes.canonicalize_dtype(a.dtype if hasattr(a, "dtype") else np.result_type(a))
+
+
 def abstract_minibatch(data: Any, batch_size: int) -> Any:
     """The shapes and dtypes of one minibatch of `data`, as `jax.eval_shape` takes them."""
     return jax.tree.map(lambda a: jax.ShapeDtypeStruct(
-        (batch_size, *np.shape(a)[1:]), jax.dtypes.canonicalize_dtype(a.dtype)), data)
+        (batch_size, *np.shape(a)[1:]), canonical_dtype(a)), data)
 
 
 def check_pass(where: str, fns: list[Callable], params: Any, data: Any, batch_size: int,
-               stacked: bool = False) -> None:
+               stacked: bool = False) -> list[Any]:
     """Trace each `fn(params, batch)` (the loss, the metrics) on one minibatch of `data`,
-    abstractly (`jax.eval_shape`: nothing is computed), before any compiling. An error met
-    while tracing is raised again naming `where` ("train", "val"), with the shapes involved; a
-    model's ParamsError as it is. (eval_shape remembers a function's trace for the same shapes,
-    so a second fit with the same loss traces nothing here.)"""
+    abstractly (`jax.eval_shape`: nothing is computed), before any compiling, and return what
+    each gives (shapes and dtypes, for one model). An error met while tracing is raised again
+    naming `where` ("train", "val"), with the shapes involved; a model's ParamsError as it is.
+    The loss must give a float scalar and the metrics a dict of float arrays: means over the
+    batch. (eval_shape remembers a function's trace for the same shapes, so a second fit with
+    the same loss traces nothing here.)"""
     one = jax.tree.map(lambda a: jax.ShapeDtypeStruct(
-        np.shape(a)[1:] if stacked else np.shape(a), jax.dtypes.canonicalize_dtype(a.dtype)),
-        params)
+        np.shape(a)[1:] if stacked else np.shape(a), canonical_dtype(a)), params)
     batch = abstract_minibatch(data, batch_size)
     with named_pass(where, one, batch):
-        for fn in fns:
-            jax.eval_shape(fn, one, batch)
+        outputs = [jax.eval_shape(fn, one, batch) for fn in fns]
+    check_means(where, outputs[0], outputs[1] if len(outputs) > 1 else None)
+    return outputs
+
+
+def check_means(where: str, loss: Any, metrics: Any) -> None:
+    """ValueError unless the loss gave a float scalar and the metrics a dict of float arrays
+    (any shape): fit averages them over the batches, weighted by the batches' sizes, which is
+    right for a mean over each batch and wrong for a count or a maximum."""
+    if not (isinstance(loss, jax.ShapeDtypeStruct) and loss.shape == ()
+            and jnp.issubdtype(loss.dtype, jnp.floating)):
+        got = (f"{np.dtype(loss.dtype).name}{list(loss.shape)}"
+               if isinstance(loss, jax.ShapeDtypeStruct) else type(loss).__name__)
+        raise ValueError(f"{where}: the loss must return a float scalar, the mean over the "
+                         f"batch (e.g. jnp.mean of the per-example losses); got {got}")
+    if metrics is None:
+        return
+    if not isinstance(metrics, Mapping) or not all(isinstance(k, str) for k in metrics):
+        raise ValueError(f"{where}: metrics must return a dict of named values, e.g. "
+                         f"{{'acc': ...}}; got {type(metrics).__name__}")
+    for name, value in metrics.items():
+        if not (isinstance(value, jax.ShapeDtypeStruct)
+                and jnp.issubdtype(value.dtype, jnp.floating)):
+            got = (np.dtype(value.dtype).name if isinstance(value, jax.ShapeDtypeStruct)
+                   else type(value).__name__)
+            raise ValueError(f"{where}: metrics[{name!r}] is {got}; each metric must be a float "
+                             "mean over the batch (e.g. jnp.mean(preds == y)): fit averages it "
+                             "over the batches weighted by their sizes, so a count or a maximum "
+                             "would come out wrong")
 
 
 @contextlib.contextmanager
@@ -202,33 +239,111 @@ def _listed(tree: Any, data_name: str | None = None, limit: int = 6) -> str:
 
 
 # ----------------------------------------------------------------------------- the training loss
-def diverged(history: Mapping[str, list]) -> np.ndarray:
-    """Per model (or one bool): has the training loss been non-finite, or above RISE times the
-    run's first minibatch loss, in any epoch so far?"""
-    if not history["train_loss"]:
-        return np.zeros((), bool)
-    first = np.abs(np.asarray(history["batch_loss"][0])[..., 0])
-    losses = np.stack([np.asarray(v) for v in history["train_loss"]])
-    return np.any(~np.isfinite(losses) | (losses > RISE * first), axis=0)
+def levels(history: Mapping[str, list], batch_size: int) -> np.ndarray:
+    """Per model, the stable levels of a run that its newest epoch's mean training loss is
+    judged against: the mean of each earlier epoch and, for a run recorded from its epoch 0
+    whose first minibatch averaged at least START_EXAMPLES examples, that minibatch's loss (the
+    loss at the starting params, before any step). Shape (levels, ...); non-finite ones nan."""
+    found = [np.asarray(v, np.float64) for v in history["train_loss"][:-1]]
+    if history["epoch"] and history["epoch"][0] == 0 and batch_size >= START_EXAMPLES:
+        found.append(np.asarray(history["batch_loss"][0], np.float64)[..., 0])
+    shape = np.shape(history["train_loss"][-1])
+    stacked = np.stack(found) if found else np.zeros((0, *shape))
+    return np.where(np.isfinite(stacked), stacked, np.nan)
+
+
+def threshold(history: Mapping[str, list], batch_size: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per model, (the run's lowest level, the value above which the newest epoch's mean
+    training loss counts as diverged): RISE times that level for a loss that stayed >= 0; for
+    a level below 0, where ratios mean nothing, the level plus (RISE - 1) times the larger of
+    its size and the run's range of levels. Both nan when there is no level yet (the first
+    epoch of a continued run)."""
+    found = levels(history, batch_size)
+    if not len(found):
+        nan = np.full(found.shape[1:], np.nan)
+        return nan, nan
+    low, high = np.fmin.reduce(found, axis=0), np.fmax.reduce(found, axis=0)  # nan passed over
+    scale = np.where(low >= 0, low, np.fmax(-low, high - low))
+    return low, low + (RISE - 1) * scale
+
+
+def diverged(history: Mapping[str, list], batch_size: int) -> np.ndarray:
+    """Per model (or one bool): is the newest epoch's mean training loss non-finite, or above
+    its run's `threshold` (10x the lowest of the earlier epochs' means and the loss at the
+    start)? With no level yet, only a non-finite loss counts."""
+    loss = np.asarray(history["train_loss"][-1], np.float64)
+    _, high = threshold(history, batch_size)
+    with np.errstate(invalid="ignore"):  # nan compares False
+        return ~np.isfinite(loss) | (loss > high)
+
+
+def likely_causes(history: Mapping[str, list], batch_size: int, model: int | None = None
+                  ) -> str:
+    """The causes of a divergence of `model` (its index in a stack; None for one model), most
+    likely first, from what the losses show: a loss that was non-finite before any step, a few
+    minibatches far above the others (bad examples), or a rise of the whole epoch (the
+    learning rate)."""
+    def of_model(values: Any) -> np.ndarray:
+        values = np.asarray(values, np.float64)
+        return values if model is None else values[model]
+
+    first = of_model(history["batch_loss"][0])[0]
+    if history["epoch"][0] == 0 and not np.isfinite(first):
+        return ("the loss is not finite at the starting params, before any step: look at the "
+                "params (nan or inf from init?) and the loss (a log of 0?); the learning rate "
+                "is not the cause")
+    losses = of_model(history["batch_loss"][-1])
+    high = of_model(threshold(history, batch_size)[1])
+    if not np.isfinite(high) and np.isfinite(losses).any():  # no level yet: this epoch's median
+        median = np.median(losses[np.isfinite(losses)])
+        high = median + (RISE - 1) * abs(median)
+    finite = np.where(np.isfinite(losses), losses, np.inf)
+    spikes = finite > high
+    if spikes.any() and np.median(finite) <= high:
+        worst = int(np.argmax(finite))
+        return (f"{int(spikes.sum())} of the epoch's {losses.size} minibatches carry it (the "
+                f"worst, minibatch {worst}, has loss {losses[worst]:.4g}; the median is "
+                f"{np.median(finite):.4g}): look first for bad examples (an outlier target, a "
+                "corrupted label), then lower the learning rate")
+    return "lower the learning rate; if a lower one diverges too, check the loss and the data"
 
 
 def divergence_message(epoch: int, history: Mapping[str, list], new: np.ndarray,
-                       rates: np.ndarray | None) -> str:
-    """The warning for the models that diverged in `epoch` (1-based): losses, learning rates."""
+                       rates: np.ndarray | None, batch_size: int) -> str:
+    """The warning for the models that diverged in `epoch` (1-based): their losses, the level
+    they rose from, the learning rates and the likely causes."""
     def listed(values: Any) -> str:
         return ", ".join(f"{v:.4g}" for v in np.ravel(values))
 
-    first = np.asarray(history["batch_loss"][0])[..., 0]
+    low, high = threshold(history, batch_size)
     loss = np.asarray(history["train_loss"][-1])
-    which = ""
+    which, models = "", [None]
     if new.ndim:
-        which = f"model(s) {np.flatnonzero(new).tolist()}: "
-        first, loss = first[new], loss[new]
+        models = [int(i) for i in np.flatnonzero(new)]
+        which = f"model(s) {models}: "
+        low, high, loss = low[new], high[new], loss[new]
         rates = None if rates is None else np.broadcast_to(rates, new.shape)[new]
     rate = "" if rates is None else f" at learning rate {listed(rates)}"
-    return (f"{which}training diverged in epoch {epoch}{rate}: train loss {listed(loss)}, first "
-            f"minibatch loss {listed(first)} (non-finite, or more than {RISE:g}x); lower the "
-            "learning rate, or check the loss and the data")
+    rise = (" (non-finite)" if not np.isfinite(loss).all() else
+            f", above {listed(high)} (the run's lowest level so far is {listed(low)}: the lowest "
+            "earlier epoch mean, or the loss at the start)")
+    causes = dict.fromkeys(likely_causes(history, batch_size, m) for m in models)
+    return (f"{which}training diverged in epoch {epoch}{rate}: train loss {listed(loss)}{rise}. "
+            f"Likely causes, most likely first: {'; or '.join(causes)}")
+
+
+def warn_each_time(message: str, category: type[Warning] = RuntimeWarning) -> None:
+    """`warnings.warn(message, category)` from the first caller outside jaxhw, shown every time:
+    Python's warning registry shows a repeated message from one line once only, and every run
+    that diverges must say so."""
+    frame = inspect.currentframe()
+    while frame is not None and frame.f_globals.get("__name__", "").startswith("jaxhw"):
+        frame = frame.f_back
+    if frame is None:
+        warnings.warn(message, category, stacklevel=2)
+        return
+    warnings.warn_explicit(message, category, frame.f_code.co_filename, frame.f_lineno,
+                           module=frame.f_globals.get("__name__"), registry={})
 
 
 def learning_rates(optimizer: optax.GradientTransformation, opt_state: Any) -> np.ndarray | None:
@@ -274,13 +389,13 @@ def _setting(description: Any, name: str) -> float | None:
 
 
 class LossWatch:
-    """Looks at the training loss after each epoch: warns once per model when it diverges, says
-    when to stop, and reports bad labels when a loss turns non-finite."""
+    """Looks at the training loss after each epoch: warns once per model when it diverges (see
+    `diverged`), says when to stop, and reports bad labels when a loss turns non-finite."""
 
     def __init__(self, loss: Any, params: Any, train: Any,
                  optimizer: optax.GradientTransformation, opt_state: Any, on_divergence: str,
-                 stacked: bool) -> None:
-        self.loss, self.train, self.mode = loss, train, on_divergence
+                 stacked: bool, batch_size: int) -> None:
+        self.loss, self.train, self.mode, self.batch_size = loss, train, on_divergence, batch_size
         self.optimizer, self.opt_state = optimizer, opt_state  # for the rates, if ever warned
         self.start = jax.tree.map(lambda a: a[0], params) if stacked else params  # model 0
         self.warned: np.ndarray | None = None
@@ -288,15 +403,18 @@ class LossWatch:
     def stop_after(self, index: int, history: Mapping[str, list]) -> bool:
         """Check epoch `index`'s training loss (recorded in `history`); True to stop now."""
         if self.warned is None:  # a resumed run warned about its earlier epochs already
-            self.warned = diverged({k: v[:-1] for k, v in history.items()})
+            self.warned = np.zeros(np.shape(history["train_loss"][-1]), bool)
+            for end in range(1, len(history["train_loss"])):
+                self.warned |= diverged({k: v[:end] for k, v in history.items()},
+                                        self.batch_size)
         train_loss = np.asarray(history["train_loss"][-1])
         if not np.all(np.isfinite(train_loss)):  # bad labels are an error, not divergence
             check_labels(self.loss, self.start, self.train)
-        now = diverged(history)
+        now = self.warned | diverged(history, self.batch_size)
         if np.any(now & ~self.warned):
             rates = learning_rates(self.optimizer, self.opt_state)
-            warnings.warn(divergence_message(index + 1, history, now & ~self.warned, rates),
-                          RuntimeWarning, stacklevel=3)
+            warn_each_time(divergence_message(index + 1, history, now & ~self.warned, rates,
+                                              self.batch_size))
         self.warned = now
         # With "warn", training goes on while some model's loss is finite.
         return bool(now.any() and self.mode == "stop") or not np.isfinite(train_loss).any()

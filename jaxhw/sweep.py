@@ -1,7 +1,8 @@
 """Many models at once (beyond the book): `fit_many` is `train.fit` with the epoch vmapped.
 
 The models differ in their parameters, their PRNG keys (the order of the minibatches) and/or
-their learning rates; each ends where training it alone with `fit` ends. A learning rate per
+their learning rates; each computes what training it alone with `fit` computes, up to float
+rounding (which SGD near an unstable step size amplifies: docs/scaling.md). A learning rate per
 model lives in the optimizer state: build the optimizer with `optax.inject_hyperparams`, e.g.
 `optax.inject_hyperparams(optax.sgd)(learning_rate=0.1)`, and pass `learning_rates=`.
 """
@@ -28,7 +29,8 @@ def replicate(params: Any, num_models: int) -> Any:
 
 
 def check_learning_rates(learning_rates: Any) -> np.ndarray:
-    """A 1-D grid of positive finite learning rates as float32; ValueError naming bad entries."""
+    """A 1-D grid of positive finite learning rates as float64 (the optimizer state rounds them
+    to its own dtype: float32, or float64 under x64); ValueError naming bad entries."""
     grid = np.asarray(learning_rates)
     if grid.ndim != 1 or grid.size == 0 or not (np.issubdtype(grid.dtype, np.floating)
                                                 or np.issubdtype(grid.dtype, np.integer)):
@@ -39,7 +41,7 @@ def check_learning_rates(learning_rates: Any) -> np.ndarray:
            if not (math.isfinite(v) and v > 0)]
     if bad:
         raise ValueError(f"learning_rates must be positive and finite; got {', '.join(bad)}")
-    return grid.astype(np.float32)
+    return grid
 
 
 def init_opt_state(optimizer: optax.GradientTransformation, params: Any,
@@ -74,9 +76,10 @@ def fit_many(loss: engine.LossFn, params: Any, optimizer: optax.GradientTransfor
     params: every leaf stacked along a leading axis of M models (`jax.vmap(init)(keys)`, or
     `replicate(params, M)` for one start). key: one key (every model sees the same batches) or
     M keys, as `jax.random.split(key, M)` gives them. learning_rates: M positive rates, one per
-    model (optimizer from `optax.inject_hyperparams`). Other keywords are `fit`'s. history:
-    `train_loss`, `val_<name>` (M, epochs), `batch_loss` (M, epochs, minibatches),
-    `epoch_seconds` (epochs,).
+    model (optimizer from `optax.inject_hyperparams`). Other keywords are `fit`'s (a `board`
+    draws the models' mean and range). history, models first: `train_loss`, `val_<name>`
+    (M, epochs), `batch_loss` (M, epochs, minibatches), `epoch` and `epoch_seconds` (epochs,);
+    the same shapes (with 0 epochs) when no epoch runs.
     """
     if "keys" in fit_kwargs or key is None:
         raise TypeError("fit_many takes the key as key=, as fit does: one key, or one per model "

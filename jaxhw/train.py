@@ -5,13 +5,17 @@ optimizer step per minibatch, then measure the validation set. `epoch` writes th
 `lax.scan` over the minibatches; `fit` compiles it once (`jax.jit`) and calls it once per epoch,
 so the host sees the metrics once per epoch.
 
-`jax.jit` keys its compiled programs on the loss, optimizer and metrics objects: pass the same
-ones to a second `fit` (with data of the same shapes) and it reuses the program. A new process
+The compiled epochs are kept by what they compute (`jaxhw.program_key`): a second `fit` whose
+loss, optimizer update and metrics run the same code on the same values (and whose data have
+the same shapes) reuses the program, even when they are new objects; so does a loop over
+learning rates whose optimizer keeps its rate in its state (`optax.inject_hyperparams`). At
+most `PROGRAMS` compiled epochs are kept, the least recently used dropped first. A new process
 reuses XLA's work through JAX's persistent compilation cache (`jaxhw.compile_cache.enable()`).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import time
 from collections.abc import Callable, Mapping
@@ -29,12 +33,14 @@ from jaxhw import checkpoint, gradients
 from jaxhw import fit_checks as checks
 from jaxhw.data import batches
 from jaxhw.fingerprint import describe
+from jaxhw.program_key import program_key
 
 Params = Any
 Batch = Any
 LossFn = Callable[[Params, Batch], Array]
 MetricsFn = Callable[[Params, Batch], Mapping[str, Array]]
 History = dict[str, np.ndarray]
+PROGRAMS = 16  # compiled epochs (and evaluations) kept; a few MB each
 
 
 # ----------------------------------------------------------------------------- losses & metrics
@@ -60,8 +66,13 @@ def unpack_pair(batch: Batch) -> tuple[Array, Array]:
 def accuracy(Y_hat: Array, Y: Array, averaged: bool = True) -> Array:
     """Fraction (or per-example 0/1 floats) of rows whose argmax equals the label (4.3).
 
-    Y_hat: (n, q) scores; Y: (n,) integer labels.
+    Y_hat: (n, q) scores; Y: (n,) integer labels (or (n, ..., q) and (n, ...)).
     """
+    if jnp.ndim(Y_hat) < 2 or jnp.size(Y) * jnp.shape(Y_hat)[-1] != jnp.size(Y_hat):
+        raise ValueError(f"accuracy needs scores Y_hat of shape (n, q), one row of q class "
+                         f"scores per label in Y; got Y_hat {jnp.shape(Y_hat)} for Y "
+                         f"{jnp.shape(Y)} (for one logit per example, compare "
+                         "(Y_hat > 0) with the labels)")
     preds = jnp.argmax(Y_hat.reshape(-1, Y_hat.shape[-1]), axis=-1).astype(Y.dtype)
     compare = (preds == Y.reshape(-1)).astype(jnp.float32)
     return jnp.mean(compare) if averaged else compare
@@ -112,19 +123,21 @@ def train_epoch(loss: LossFn, optimizer: optax.GradientTransformation, params: P
 
 
 def measure(loss: LossFn, metrics: MetricsFn | None, params: Params, data: batches.Dataset,
-            batch_size: int) -> dict[str, Array]:
-    """Means over `data`, in order, of the loss and each metric (weighted by batch size)."""
+            batch_size: int, batch_sharding: NamedSharding | None = None) -> dict[str, Array]:
+    """Means over `data`, in order, of the loss and each metric: each batch's value (a mean
+    over the batch, of any shape) weighted by the batch's size, summed in at least float32."""
 
     def on_batch(batch):
+        batch = batches.split(batch, batch_sharding)
         values = {"loss": loss(params, batch)}
         if metrics is not None:
             values.update(metrics(params, batch))
-        return values
+        return jax.tree.map(lambda v: v.astype(jnp.promote_types(v.dtype, jnp.float32)), values)
 
     full, rest = batches.reshape_batches(data, batch_size)
     n_full = batch_size * jax.tree.leaves(full)[0].shape[0]
     n_rest = jax.tree.leaves(rest)[0].shape[0]
-    totals = jax.tree.map(lambda v: jnp.sum(v) * batch_size, jax.lax.map(on_batch, full))
+    totals = jax.tree.map(lambda v: jnp.sum(v, axis=0) * batch_size, jax.lax.map(on_batch, full))
     if n_rest:
         totals = jax.tree.map(lambda t, v: t + v * n_rest, totals, on_batch(rest))
     return jax.tree.map(lambda t: t / (n_full + n_rest), totals)
@@ -139,27 +152,61 @@ def epoch(params: Params, opt_state: Any, train: batches.Dataset, val: batches.D
     params, opt_state, losses = train_epoch(loss, optimizer, params, opt_state, train,
                                             jax.random.fold_in(key, index), batch_size,
                                             batch_sharding)
-    val_means = None if val is None else measure(loss, metrics, params, val, eval_batch_size)
+    val_means = None if val is None else measure(loss, metrics, params, val, eval_batch_size,
+                                                 batch_sharding)
     return params, opt_state, losses, val_means
 
 
-_STATIC = ("loss", "optimizer", "metrics", "batch_size", "eval_batch_size", "batch_sharding")
-compiled_epoch = jax.jit(epoch, static_argnames=_STATIC)
+@dataclasses.dataclass(frozen=True, eq=False)
+class Settings:
+    """What a compiled epoch is built for. Two Settings are equal when they compute the same
+    program: the loss, the optimizer's update and the metrics by `program_key` (the same code
+    on the same values, whichever objects hold them), the rest by value."""
+
+    loss: LossFn
+    optimizer: optax.GradientTransformation | None
+    metrics: MetricsFn | None
+    batch_size: int
+    eval_batch_size: int | None = None
+    batch_sharding: NamedSharding | None = None
+    stacked: bool = False
+    key_per_model: bool = False
+
+    @functools.cached_property
+    def key(self) -> tuple:
+        update = None if self.optimizer is None else (type(self.optimizer),
+                                                      program_key(self.optimizer.update))
+        return (program_key(self.loss), update, program_key(self.metrics), self.batch_size,
+                self.eval_batch_size, self.batch_sharding, self.stacked, self.key_per_model)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Settings) and self.key == other.key
+
+    def __hash__(self) -> int:
+        return hash(self.key)
 
 
-@functools.partial(jax.jit, static_argnames=(*_STATIC, "key_per_model"))
-def compiled_stacked_epoch(params, opt_state, train, val, key, index, *, key_per_model: bool,
-                           **static):
-    """`epoch` of every model in a stack (leading axis of params and opt_state), via `vmap`."""
-    one_model = functools.partial(epoch, **static)
-    key_axis = 0 if key_per_model else None
-    return jax.vmap(one_model, in_axes=(0, 0, None, None, key_axis, None))(
-        params, opt_state, train, val, key, index)
+@functools.lru_cache(maxsize=PROGRAMS)
+def epoch_program(settings: Settings) -> Callable:
+    """`epoch` compiled for `settings` (jitted: it compiles at its first call). It takes the
+    params and optimizer state as its own (donated: their buffers may hold the results), so
+    fit passes copies. For a stack of models (leading axis of params and opt_state), the epoch
+    of each via `vmap`, with one key or one per model."""
+    one_model = functools.partial(
+        epoch, loss=settings.loss, optimizer=settings.optimizer, metrics=settings.metrics,
+        batch_size=settings.batch_size, eval_batch_size=settings.eval_batch_size,
+        batch_sharding=settings.batch_sharding)
+    if settings.stacked:
+        key_axis = 0 if settings.key_per_model else None
+        one_model = jax.vmap(one_model, in_axes=(0, 0, None, None, key_axis, None))
+    return jax.jit(one_model, donate_argnums=(0, 1))
 
 
-@functools.partial(jax.jit, static_argnames=("loss", "metrics", "batch_size"))
-def _compiled_measure(params, data, *, loss, metrics, batch_size):
-    return measure(loss, metrics, params, data, batch_size)
+@functools.lru_cache(maxsize=PROGRAMS)
+def measure_program(settings: Settings) -> Callable:
+    """`measure` compiled for `settings` (loss, metrics, batch size), as `evaluate` uses it."""
+    return jax.jit(functools.partial(measure, settings.loss, settings.metrics,
+                                     batch_size=settings.batch_size))
 
 
 def default_eval_batch_size(n: int, batch_size: int, cap: int = 2048) -> int:
@@ -171,17 +218,19 @@ def default_eval_batch_size(n: int, batch_size: int, cap: int = 2048) -> int:
 
 # ----------------------------------------------------------------------------- public API
 def evaluate(loss: LossFn, params: Params, data: batches.Dataset, *, batch_size: int = 1024,
-             metrics: MetricsFn | None = None) -> dict[str, float]:
-    """Mean loss (and metrics) over `data`, batched in order; returns plain floats."""
+             metrics: MetricsFn | None = None) -> dict[str, float | np.ndarray]:
+    """Mean loss (and metrics) over `data`, batched in order: a float for each scalar, a numpy
+    array for a metric of another shape (e.g. one value per class). Each batch's value must be
+    a mean over the batch (a count or a maximum is not: see `fit`)."""
     data = batches.as_arrays(data, "data")
     n = batches.num_examples(data, "data")
     if n == 0:
         raise ValueError("data holds no examples; evaluate needs at least one")
     batch_size = min(checks.check_int("batch_size", batch_size, 1), n)
     checks.check_pass("data", [loss] + ([metrics] if metrics else []), params, data, batch_size)
-    out = _compiled_measure(params, batches.to_device(data, "data"), loss=loss, metrics=metrics,
-                            batch_size=batch_size)
-    return {k: float(v) for k, v in out.items()}
+    program = measure_program(Settings(loss, None, metrics, batch_size))
+    out = jax.device_get(program(params, batches.to_device(data, "data")))
+    return {k: float(v) if np.ndim(v) == 0 else np.asarray(v) for k, v in out.items()}
 
 
 class FitResult(NamedTuple):
@@ -218,27 +267,33 @@ def fit(loss: LossFn, params: Params, optimizer: optax.GradientTransformation,
     loss(params, batch) -> scalar mean over the batch, where a batch is `train` indexed on its
     leading axis (e.g. `(X[idx], y[idx])`). Epoch e visits the examples in the order drawn from
     `fold_in(key, e)`; its last minibatch holds the remainder. history (numpy arrays), one
-    entry per epoch run: `epoch` (the epoch indices), `train_loss`, `batch_loss` (epochs,
-    minibatches), `epoch_seconds`, and with `val`: `val_loss` and `val_<name>` for each entry
-    of `metrics(params, batch)`. Data may be numpy or JAX arrays, or lists of numbers.
+    entry per epoch run: `epoch` (the epoch indices), `train_loss` (the mean of the epoch's
+    minibatch losses weighted by their sizes: taken during the epoch, while the params change),
+    `batch_loss` (epochs, minibatches), `epoch_seconds`, and with `val`: `val_loss` and
+    `val_<name>` for each entry of `metrics(params, batch)`, measured after the epoch. A metric
+    is a mean over the batch of any shape (e.g. one value per class: then (epochs, classes));
+    a count or a maximum over the batch is not a mean, and comes out wrong. Means are float32
+    at least. Data may be numpy or JAX arrays, or lists of numbers.
 
     eval_batch_size: validation batch (default: the largest divisor of the validation size up
-    to 2048). board: a ProgressBoard fed once per epoch. progress=False hides the bar.
+    to 2048). board: a ProgressBoard fed once per epoch (for a stack of models, their mean and
+    range). progress=False hides the bar.
     opt_state: the optimizer state to continue from (e.g. a previous FitResult's).
     initial_epoch: the index of the first epoch to run, as in Keras (`epochs` is the index to
     stop at): `fit(r.params, ..., opt_state=r.opt_state, initial_epoch=r.next_epoch,
     epochs=6)` after `r = fit(..., epochs=3)` equals `fit(..., epochs=6)` bit for bit.
     stacked: params (and opt_state) hold a stack of models along a leading axis, trained at
     once with `vmap`; `key` is one key or one per model (see `jaxhw.sweep.fit_many`).
-    mesh: a jax.sharding.Mesh with a "data" axis dividing batch_size; each batch is split over
-    it, params replicated, and XLA reduces the gradients.
+    mesh: a jax.sharding.Mesh with a "data" axis dividing batch_size; each batch (training and
+    validation) is split over it, params replicated, and XLA reduces the gradients.
     checkpoint_dir: save params, optimizer state, key, history and the run's settings after
     every epoch (one run at a time per folder); resume=True continues from the newest readable
     checkpoint there (`epochs` is the total), "auto" when there is one, "force" even when the
     settings differ (with a warning naming them).
-    on_divergence: when a training loss turns non-finite or rises above 10x its first
-    minibatch's, "warn" (and go on while any model's loss is finite) or "stop" (warn and
-    return what there is).
+    on_divergence: when an epoch's mean training loss turns non-finite or rises above 10x the
+    run's lowest level (an earlier epoch's mean, or the loss at the start: see
+    `fit_checks.diverged`), "warn" (and go on while any model's loss is finite) or "stop"
+    (warn and return the params and state of the last epoch checked).
     """
     epochs = checks.check_int("epochs", epochs, 0)
     resume = checkpoint.check_resume_mode(resume)
@@ -259,7 +314,8 @@ def fit(loss: LossFn, params: Params, optimizer: optax.GradientTransformation,
         replicated = NamedSharding(mesh, PartitionSpec())
         batch_sharding = NamedSharding(mesh, PartitionSpec(checks.DATA_AXIS))
     checks.check_finite(train, "train")
-    checks.check_pass("train", [loss], params, train, batch_size, stacked)
+    [train_loss] = checks.check_pass("train", [loss], params, train, batch_size, stacked)
+    outputs = {"loss": train_loss}
     train = batches.to_device(train, "train", replicated)
     if val is not None:
         val = batches.as_arrays(val, "val")
@@ -269,43 +325,78 @@ def fit(loss: LossFn, params: Params, optimizer: optax.GradientTransformation,
         eval_batch_size = (default_eval_batch_size(n_val, batch_size) if eval_batch_size is None
                            else min(checks.check_int("eval_batch_size", eval_batch_size, 1), n_val))
         checks.check_finite(val, "val")
-        checks.check_pass("val", [loss] + ([metrics] if metrics else []), params, val,
-                          eval_batch_size, stacked)
+        val_outputs = checks.check_pass("val", [loss] + ([metrics] if metrics else []), params,
+                                        val, eval_batch_size, stacked)
+        outputs["val"] = {"loss": val_outputs[0], **(val_outputs[1] if metrics else {})}
         val = batches.to_device(val, "val", replicated)
-    static = {"loss": loss, "optimizer": optimizer, "metrics": metrics, "batch_size": batch_size,
-              "eval_batch_size": eval_batch_size, "batch_sharding": batch_sharding}
-    if stacked:
-        static["key_per_model"] = bool(key.ndim)
-    run_epoch = compiled_stacked_epoch if stacked else compiled_epoch
+    program = epoch_program(Settings(loss, optimizer, metrics, batch_size, eval_batch_size,
+                                     batch_sharding, stacked, stacked and bool(key.ndim)))
+    num = checks.num_models(params) if stacked else None
     config = (None if checkpoint_dir is None else run_config(
         loss, optimizer, metrics, batch_size, n, params, stacked,
         checks.learning_rates(optimizer, opt_state)))
-    watch = checks.LossWatch(loss, params, train, optimizer, opt_state, on_divergence, stacked)
+    watch = checks.LossWatch(loss, params, train, optimizer, opt_state, on_divergence, stacked,
+                             batch_size)
+    params, opt_state = canonical((params, opt_state))  # the dtypes a checkpoint holds
     with checkpoint.lock(checkpoint_dir) as folder:  # one run writes a folder at a time
         first_epoch, params, opt_state, history = checkpoint.start_state(
             folder, resume, epochs, params=params, opt_state=opt_state, key=key,
             config=config, initial_epoch=initial_epoch)
-        if replicated is not None:
-            params, opt_state = jax.device_put((params, opt_state), replicated)
+        # The epoch takes its params and state as its own (donated); the caller's stay valid.
+        params, opt_state = device_copy((params, opt_state), replicated)
         bar = progress_bar(first_epoch, epochs, progress)
+        clock = time.perf_counter()
+        running = (program(params, opt_state, train, val, key, first_epoch)
+                   if first_epoch < epochs else None)
         for index in bar:
-            start = time.perf_counter()
-            params, opt_state, losses, val_means = run_epoch(params, opt_state, train, val, key,
-                                                             index, **static)
-            losses, val_means = jax.device_get((losses, val_means))  # the epoch's one host sync
-            record_epoch(history, index, losses, val_means, time.perf_counter() - start, n,
-                         batch_size)
+            params, opt_state, losses, val_means = running
+            if index + 1 < epochs:
+                # The next epoch starts now, on this epoch's state (which it takes over), so
+                # that the device trains while the host records this epoch; a copy of the
+                # state stays until this epoch's checks pass (a stop returns this epoch's).
+                kept = copy_on_device((params, opt_state))
+                running = program(params, opt_state, train, val, key, index + 1)
+                params, opt_state = kept
+            losses, val_means = jax.device_get((losses, val_means))  # the epoch's host sync
+            now = time.perf_counter()
+            record_epoch(history, index, losses, val_means, now - clock, n, batch_size)
+            clock = now
             bar.set_postfix({k: f"{np.min(v[-1]):.4g}" for k, v in history.items()
                              if k in ("train_loss", "val_loss", "val_acc")}, refresh=False)
             if checkpoint_dir is not None:
                 checkpoint.save_run(folder, index + 1, params=params,
                                     opt_state=opt_state, key=key, history=history, config=config)
-            if board is not None and not stacked:
+            if board is not None:
                 draw_epoch(board, index, losses, val_means)
             if watch.stop_after(index, history):
                 break
         bar.close()
-    return FitResult(params, _as_arrays(history, stacked, n, batch_size), opt_state)
+    spec = empty_epoch(outputs, n, batch_size, num)
+    return FitResult(params, history_arrays(history, spec, stacked), opt_state)
+
+
+def canonical(tree: Any) -> Any:
+    """`tree` with every leaf an array of JAX's canonical dtype, not weakly typed (a Python
+    float or a float64 numpy array becomes float32 unless x64 is on): what the compiled epoch
+    gives back, so that its second call needs no second compile."""
+    def one(x: Any) -> Any:
+        if isinstance(x, jax.Array) and not getattr(x, "weak_type", False):
+            return x
+        return np.asarray(x, checks.canonical_dtype(x))
+
+    return jax.tree.map(one, tree)
+
+
+def device_copy(tree: Any, sharding: NamedSharding | None = None) -> Any:
+    """A copy of every leaf of `tree` on the device (or placed by `sharding`), never sharing
+    the caller's buffers: the compiled epoch may then reuse them for its results. (Copied
+    first, then placed: a placement may share the buffer a device already holds.)"""
+    return jax.device_put(copy_on_device(tree), sharding)
+
+
+def copy_on_device(tree: Any) -> Any:
+    """A copy of every array of `tree`, made where it lies (no compile: a buffer copy)."""
+    return jax.device_put(tree, may_alias=False)
 
 
 def record_epoch(history: dict[str, list], index: int, losses: np.ndarray,
@@ -339,35 +430,63 @@ def run_config(loss: LossFn, optimizer: optax.GradientTransformation,
             "learning_rates": None if rates is None else np.ravel(rates).tolist()}
 
 
+def mean_dtype(dtype: Any) -> np.dtype:
+    """The dtype of a mean of values of `dtype`: float32 at least (a bfloat16 loss's too)."""
+    return np.dtype(jnp.promote_types(dtype, jnp.float32))
+
+
 def example_weighted_mean(losses: np.ndarray, n: int, batch_size: int) -> np.ndarray:
-    """Mean of minibatch losses (last axis) weighted by their sizes: the last one may be smaller."""
+    """Mean of minibatch losses (last axis) weighted by their sizes (the last one may be
+    smaller), summed in float64 and given in `mean_dtype`."""
     sizes = np.full(losses.shape[-1], batch_size, np.float64)
     sizes[-1] = n - batch_size * (losses.shape[-1] - 1)
-    return np.sum(losses * sizes, axis=-1) / n
+    return (np.sum(losses * sizes, axis=-1) / n).astype(mean_dtype(losses.dtype))
 
 
-def _as_arrays(history: dict[str, list], stacked: bool, n: int, batch_size: int) -> History:
-    """Per-epoch lists as arrays, epochs first; for a stack of models, models first."""
+def empty_epoch(outputs: Mapping[str, Any], n: int, batch_size: int,
+                num_models: int | None) -> dict[str, jax.ShapeDtypeStruct]:
+    """The shape and dtype of one epoch's entry of each history array, from the abstract
+    outputs of the loss and metrics (`check_pass`), models first for a stack."""
+    models = () if num_models is None else (num_models,)
+
+    def entry(shape: tuple, dtype: Any) -> jax.ShapeDtypeStruct:
+        return jax.ShapeDtypeStruct((*models, *shape), dtype)
+
+    loss_dtype = outputs["loss"].dtype
+    spec = {"train_loss": entry((), mean_dtype(loss_dtype)),
+            "batch_loss": entry((-(-n // batch_size),), loss_dtype)}
+    for name, value in outputs.get("val", {}).items():
+        spec[f"val_{name}"] = entry(value.shape, mean_dtype(value.dtype))
+    return spec
+
+
+def history_arrays(history: dict[str, list], spec: Mapping[str, jax.ShapeDtypeStruct],
+                   stacked: bool) -> History:
+    """Per-epoch lists as arrays, epochs first (for a stack of models, models first, then
+    epochs); each entry of `spec` the same shape and dtype at 0 epochs as filled."""
     out = {"epoch": np.asarray(history["epoch"], np.int64),
            "epoch_seconds": np.asarray(history["epoch_seconds"], np.float64)}
-    for name, values in history.items():
+    for name in {**spec, **history}:
         if name in out:
             continue
-        if not values:  # zero epochs
-            batches_per_epoch = -(-n // batch_size) if name == "batch_loss" else None
-            out[name] = np.zeros((0,) if batches_per_epoch is None else (0, batches_per_epoch),
-                                 np.float32)
-            continue
-        stacked_values = np.stack([np.asarray(v) for v in values])
-        out[name] = np.moveaxis(stacked_values, 0, 1) if stacked else stacked_values
+        values = history.get(name, [])
+        entry = spec.get(name)
+        array = (np.stack([np.asarray(v) for v in values]) if values or entry is None
+                 else np.zeros((0, *entry.shape), entry.dtype))
+        out[name] = np.moveaxis(array, 0, 1) if stacked else array
     return out
 
 
 def draw_epoch(board, epoch: int, losses: np.ndarray, val_means: Mapping | None) -> None:
-    """Feed one epoch to a ProgressBoard as d2l does: train loss twice per epoch, val once."""
-    num = losses.shape[0]
+    """Feed one epoch to a ProgressBoard as d2l does: train loss twice per epoch, val once.
+    For a stack of models (losses (models, minibatches)) each point holds one value per model,
+    drawn as their mean and range. A metric of another shape (one value per class) is not
+    drawn."""
+    losses = np.asarray(losses)
+    num = losses.shape[-1]
     every = max(1, num // 2)
-    for i, value in enumerate(losses):
-        board.draw(epoch + (i + 1) / num, float(value), "train_loss", every_n=every)
+    for i in range(num):
+        board.draw(epoch + (i + 1) / num, losses[..., i], "train_loss", every_n=every)
     for name, value in (val_means or {}).items():
-        board.draw(epoch + 1, float(value), f"val_{name}")
+        if np.ndim(value) == losses.ndim - 1:
+            board.draw(epoch + 1, value, f"val_{name}")

@@ -118,3 +118,14 @@ def test_every_order_of_a_small_set_is_equally_likely(n):
 
 def test_shuffle_rounds_grow_with_log_n():
     assert [batches.shuffle_rounds(n) for n in (1, 2, 5, 4096, 60000)] == [10, 10, 14, 32, 40]
+
+
+def test_any_key_implementation_drives_the_whole_order():
+    # Issue 21: the round constants came from the key's first and last words only, so rbg
+    # keys (four words) that differed in the middle gave the same order.
+    a = jax.random.wrap_key_data(np.array([0, 1, 2, 3], np.uint32), impl="rbg")
+    b = jax.random.wrap_key_data(np.array([0, 99, 2, 3], np.uint32), impl="rbg")
+    orders = [np.asarray(batches.epoch_permutation(k, 1000)) for k in (a, b)]
+    assert not np.array_equal(*orders)
+    for order in orders:
+        np.testing.assert_array_equal(np.sort(order), np.arange(1000))

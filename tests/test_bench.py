@@ -76,7 +76,7 @@ def test_ab_run_has_every_worker_and_figure(ab_run: tuple[dict, Path, str]) -> N
 
 def test_every_figure_is_positive_and_finite(ab_run: tuple[dict, Path, str]) -> None:
     result, _, _ = ab_run
-    measured = {k: result[k] for k in ("epochs", "compile_s", "limits", "budget")}
+    measured = {k: result[k] for k in ("epochs", "fits", "compile_s", "limits", "budget")}
     assert len(figures(measured)) > 60  # 81 without torch
     assert not_positive_finite(figures(measured)) == []
     idle = figures(result["idle_cpu_ms_after_request"])  # a worker that never spins uses 0
@@ -84,6 +84,7 @@ def test_every_figure_is_positive_and_finite(ab_run: tuple[dict, Path, str]) -> 
     # one compile sample per side and model from the round workers (no compile rounds)
     for side in ("jaxhw", "jaxhw_baseline"):
         assert [len(result["compile_s"][side][m]) for m in MODELS] == [1, 1]
+        assert [len(result["fits"][side][m]) for m in MODELS] == [SMALL["rounds"]] * 2
 
 
 def test_baseline_is_exported_and_imported(ab_run: tuple[dict, Path, str]) -> None:
@@ -108,7 +109,7 @@ def test_budget_table(ab_run: tuple[dict, Path, str]) -> None:
     rows = result["budget"]
     others = ["d2l_jax"] + (["torch_book", "torch_tuned"] if HAS_TORCH else [])
     assert [r["key"] for r in rows] == (
-        ["softmax_epoch", "mlp_epoch", "softmax_compile", "mlp_compile"]
+        ["softmax_epoch", "mlp_epoch", "softmax_compile", "mlp_compile", "softmax_fit", "mlp_fit"]
         + [f"{m}_vs_{name}" for name in others for m in MODELS])
     for row in rows:
         assert row["met"] == ("yes" if eval_budget(row) else "no")
@@ -117,6 +118,7 @@ def test_budget_table(ab_run: tuple[dict, Path, str]) -> None:
     ab = {r["key"]: r for r in rows}
     assert ab["softmax_epoch"]["budget"] == "<= 1.3" and ab["mlp_epoch"]["budget"] == "<= 1.1"
     assert ab["softmax_compile"]["budget"] == "<= 1.2" and ab["mlp_vs_d2l_jax"]["budget"] == "> 1"
+    assert ab["mlp_fit"]["measure"] == f"MLP {bench.FIT_EPOCHS}-epoch fit, s"
     assert "| measure | reference | reference's | new | ratio | budget | met |" in printed
     assert "| softmax regression epoch, s | jaxhw fit (baseline HEAD) |" in printed
     assert "| fresh process to a trained softmax regression, s | (needs FashionMNIST)" in printed

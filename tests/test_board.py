@@ -101,3 +101,17 @@ def test_board_displays_in_place_in_a_notebook(monkeypatch):
     assert shown[-1][1].data[:8] == b"\x89PNG\r\n\x1a\n"
     # Not a pyplot figure, which the inline backend would show again at the end of the cell.
     assert plt.get_fignums() == figures
+
+
+def test_a_point_of_several_models_draws_their_mean_and_range(tmp_path):
+    # fit_many feeds one value per model: the line is their mean, a band their range.
+    board = ProgressBoard(display=False)
+    for x in range(4):
+        board.draw(x, [1.0 + x, 3.0 + x], "val_loss", every_n=2)
+    np.testing.assert_array_equal(board.data["val_loss"][0][1], [1.5, 3.5])
+    ax = board._render().axes[0]
+    np.testing.assert_array_equal(ax.lines[0].get_ydata(), [2.5, 4.5])
+    assert len(ax.collections) == 1  # the band
+    with pytest.raises(ValueError, match=r"one number per model, got shape \(2, 2\)"):
+        board.draw(0, [[1.0, 2.0], [3.0, 4.0]], "val_loss")
+    board.close()

@@ -3,6 +3,7 @@
 import logging
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
@@ -192,3 +193,26 @@ def test_stacked_params_are_checked_per_model():
     with pytest.raises(ParamsError, match="softmax_regression.apply needs params W"):
         fit_many(SOFTMAX_LOSS, params, optax.sgd(0.1), _images(64), epochs=1, batch_size=16,
                  key=jax.random.key(1), progress=False)
+
+
+# ----------------------------------------------------------------------------- losses and metrics
+def test_a_metric_that_is_not_a_float_mean_is_refused(no_epoch_compiled):
+    # fit averages each metric over the batches weighted by their sizes: a count would come
+    # out as the mean count per batch, not the count.
+    def counts(params, batch):
+        X, y = batch
+        return {"correct": jnp.sum(jnp.argmax(softmax_regression.apply(params, X), -1) == y)}
+
+    with pytest.raises(ValueError, match=r"val: metrics\['correct'\] is int32; each metric must "
+                                         r"be a float mean over the batch"):
+        _fit(_images(64), _images(32), metrics=counts)
+
+
+def test_a_loss_that_is_not_a_scalar_is_named(no_epoch_compiled):
+    def per_example(params, batch):
+        X, y = batch
+        return -jax.nn.log_softmax(softmax_regression.apply(params, X))[jnp.arange(len(y)), y]
+
+    with pytest.raises(ValueError, match=r"train: the loss must return a float scalar, the mean "
+                                         r"over the batch .*; got float32\[16\]"):
+        _fit(_images(64), loss=per_example)

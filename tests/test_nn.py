@@ -156,6 +156,18 @@ def test_regression_losses_name_mismatched_shapes():
             loss(y_hat, jnp.zeros((5, 3)))
 
 
+def test_the_absolute_loss_is_a_mean_where_the_books_exercise_sums():
+    # Issue 21: help(absolute_loss) said "mean" but not that 3.4's exercise writes a sum, whose
+    # gradient (and SGD step) is batch-size times larger.
+    y_hat, y = jnp.array([[1.0], [-2.0], [0.5], [4.0]]), jnp.zeros(4)
+    mean = losses.absolute_loss(y_hat, y)
+    grad_sum = jax.grad(lambda p: jnp.abs(p - y[:, None]).sum())(y_hat)
+    np.testing.assert_allclose(grad_sum, 4 * jax.grad(losses.absolute_loss)(y_hat, y))
+    assert float(mean) == 7.5 / 4
+    assert "(y_hat - y).abs().sum()" in losses.absolute_loss.__doc__
+    assert "lr * batch_size" in losses.absolute_loss.__doc__
+
+
 def test_cross_entropy_rejects_float_labels():
     # A float label matches no class through the mask: 2.5 would silently score 0.
     logits = jnp.zeros((2, 3))

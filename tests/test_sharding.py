@@ -15,10 +15,10 @@ from jaxhw.nn.losses import squared_loss
 # Runs with 4 fake CPU devices (the flag must be set before JAX starts, hence a subprocess):
 # the same fit on 1 device and on a 4-device mesh, and the errors a bad mesh gives.
 CHILD = r"""
-import json
+import json, re
 import jax, numpy as np, optax
-from jax.sharding import AxisType, Mesh
-from jaxhw import train
+from jax.sharding import AxisType, Mesh, NamedSharding, PartitionSpec
+from jaxhw import fit_checks, train
 from jaxhw.models import concise_mlp, mlp
 from jaxhw.nn.losses import cross_entropy
 
@@ -64,6 +64,15 @@ out = {
     "nnx_replicated": all(a.sharding.is_fully_replicated and len(a.sharding.device_set) == 4
                           for a in jax.tree.leaves(nnx_four)),
 }
+# The compiled epoch's matrix products, per device: 24-row training batches (6 per device),
+# the partial one of 19 (5, padded), and the 40 validation rows (10 per device).
+auto = fit_checks.data_mesh(mesh, 24)
+replicated = NamedSharding(auto, PartitionSpec())
+settings = train.Settings(loss, opt, None, 24, 40, NamedSharding(auto, PartitionSpec("data")))
+args = jax.device_put((params, opt.init(params), (X[:163], y[:163]), (X[163:], y[163:])),
+                      replicated)
+hlo = train.epoch_program(settings).lower(*args, jax.random.key(1), 0).compile().as_text()
+out["dot_shapes"] = sorted(set(re.findall(r"= (f32\[[\d,]+\])\S* dot\(", hlo)))
 errors = {}
 for name, bad_mesh, batch_size in [
         ("divide", mesh, 30),
@@ -101,6 +110,13 @@ def test_nnx_params_train_on_four_devices_like_on_one(four_devices):
     assert four_devices["nnx_type"] == "State"
     assert four_devices["nnx_diff"] < 1e-5  # as the scratch MLP's: the sums' order differs
     assert four_devices["nnx_replicated"]
+
+
+def test_validation_batches_are_split_over_the_devices_too(four_devices):
+    # Issue 21: the validation dot ran whole (f32[40,16]) on every device.
+    # The hidden layer's product X W1 (rows, 16): a quarter of each batch on each device.
+    hidden = {s for s in four_devices["dot_shapes"] if s.endswith(",16]") and s != "f32[3,16]"}
+    assert hidden == {"f32[6,16]", "f32[5,16]", "f32[10,16]"}, four_devices["dot_shapes"]
 
 
 def test_mesh_not_dividing_the_batch_is_a_clear_error(four_devices):

@@ -158,7 +158,8 @@ def test_bad_learning_rate_grid(data, grid, match):
     ({"optimizer": optax.sgd}, "optimizer must be an optax.GradientTransformation"),
     ({"key": jax.random.split(jax.random.key(0), 2)}, r"one key or 3 keys .* shape \(2,\)"),
     ({"key": 0}, r"key \(one key, or one per model\) must be a PRNG key from jax.random.key"),
-    ({"params": {"w": np.zeros((3, 2)), "b": np.zeros(2)}}, "leading model axis"),
+    ({"params": _init(jax.random.key(0))}, r"leading model axis .*M copies of one start are "
+                                           r"sweep.replicate\(params, M\)"),
 ])
 def test_bad_arguments(data, kwargs, match):
     args = {"params": sweep.replicate(_init(jax.random.key(0)), 3), "optimizer": OPT,
@@ -167,10 +168,10 @@ def test_bad_arguments(data, kwargs, match):
         sweep.fit_many(LOSS, args.pop("params"), args.pop("optimizer"), *data, **args)
 
 
-def test_check_learning_rates_returns_float32_grid():
+def test_check_learning_rates_returns_the_grid_unrounded():
     grid = sweep.check_learning_rates((1, 0.5, 2e-3))
-    assert grid.dtype == np.float32
-    np.testing.assert_array_equal(grid, np.float32([1, 0.5, 2e-3]))
+    assert grid.dtype == np.float64
+    np.testing.assert_array_equal(grid, [1, 0.5, 2e-3])
 
 
 def test_fit_many_takes_the_key_as_fit_does(data):
@@ -178,3 +179,38 @@ def test_fit_many_takes_the_key_as_fit_does(data):
     with pytest.raises(TypeError, match="fit_many takes the key as key=, as fit does"):
         sweep.fit_many(LOSS, params, OPT, *data, keys=jax.random.key(1), learning_rates=LRS,
                        **KW)
+
+
+def test_a_board_draws_the_models_mean_and_range(data):
+    # Issue 21: a board given to fit_many was silently ignored.
+    from jaxhw.board import ProgressBoard
+
+    board = ProgressBoard(display=False)
+    start = sweep.replicate(_init(jax.random.key(0)), 3)
+    _, hist, _ = sweep.fit_many(LOSS, start, OPT, *data, key=jax.random.key(1),
+                                learning_rates=LRS, board=board, **{**KW, "epochs": 2})
+    assert [len(board.data[k]) for k in ("train_loss", "val_loss", "val_acc")] == [4, 2, 2]
+    np.testing.assert_allclose(board.data["val_acc"][-1][1], hist["val_acc"][:, -1])
+    board.close()
+
+
+def test_zero_epochs_give_models_first_histories(data):
+    # Issue 21: fit_many(epochs=0) gave train_loss (0,), not (M, 0), and no val_* at all.
+    start = sweep.replicate(_init(jax.random.key(0)), 3)
+    run = {e: sweep.fit_many(LOSS, start, OPT, *data, key=jax.random.key(1), learning_rates=LRS,
+                             **{**KW, "epochs": e}).history for e in (0, 1)}
+    assert sorted(run[0]) == sorted(run[1])
+    for name, filled in run[1].items():
+        empty = run[0][name]
+        want = (0,) if name in ("epoch", "epoch_seconds") else (3, 0, *filled.shape[2:])
+        assert empty.shape == want and empty.dtype == filled.dtype, name
+
+
+def test_learning_rates_keep_float64_under_x64(data):
+    # Issue 21: the grid went through float32 on its way to a float64 state.
+    with jax.enable_x64(True):
+        params = jax.tree.map(lambda a: np.asarray(a, np.float64),
+                              sweep.replicate(_init(jax.random.key(0)), 2))
+        state = sweep.init_opt_state(OPT, params, [0.1, 0.3])
+        assert state.hyperparams["learning_rate"].dtype == np.float64
+        np.testing.assert_array_equal(state.hyperparams["learning_rate"], [0.1, 0.3])

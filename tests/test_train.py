@@ -1,4 +1,8 @@
+import gc
+import logging
 import math
+import warnings
+import weakref
 
 import chex
 import jax
@@ -7,11 +11,11 @@ import numpy as np
 import optax
 import pytest
 
-from jaxhw import optim, train
+from jaxhw import optim, sweep, train
 from jaxhw.data import batches
 from jaxhw.data.synthetic import synthetic_regression
 from jaxhw.models import linear, mlp
-from jaxhw.nn.losses import cross_entropy, squared_loss
+from jaxhw.nn.losses import absolute_loss, cross_entropy, squared_loss
 
 LOSS = train.supervised_loss(linear.apply, squared_loss)
 SGD = optim.sgd(0.03)  # one object: fits with the same shapes reuse its compiled epoch
@@ -23,11 +27,11 @@ def data():
     return synthetic_regression(jax.random.key(0), TRUE_W, TRUE_B)
 
 
-def _fit(data, optimizer=None, params=None, **kw):
+def _fit(data, optimizer=None, params=None, loss=LOSS, **kw):
     tr, va = data
     params = linear.init(jax.random.key(1), 2) if params is None else params
     kw = {"epochs": 3, "batch_size": 32, "key": jax.random.key(2), "progress": False, **kw}
-    return train.fit(LOSS, params, optimizer or SGD, tr, va, **kw)
+    return train.fit(loss, params, optimizer or SGD, tr, va, **kw)
 
 
 def test_history_shapes_and_decreasing_loss(data):
@@ -373,3 +377,250 @@ def test_an_mlp_at_learning_rate_100_warns():
     with pytest.warns(RuntimeWarning, match=r"training diverged in epoch 1 at learning rate 100"):
         train.fit(loss, mlp.init(jax.random.key(0), num_outputs=2), optim.sgd(100.0), (X, y),
                   epochs=2, batch_size=64, key=jax.random.key(1), progress=False)
+
+
+# ----------------------------------------------------------------------------- divergence (21)
+def test_continuing_a_converged_regression_with_batch_size_1_raises_no_false_alarm(data):
+    # Issue 21: judged against its first minibatch (one example), a flat continuation stopped
+    # in 1 of 4 seeds ("train loss 5.548e-05, first minibatch loss 3.045e-06"). Epoch means
+    # are the levels now: 20 seeds (one per model) and a continuation at epoch 10 all run on.
+    tr, va = data
+    converged, _, _ = _fit(data, batch_size=10, epochs=10)
+    keys = jax.random.split(jax.random.key(7), 20)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        _, hist, _ = sweep.fit_many(LOSS, sweep.replicate(converged, 20), SGD, tr, va, key=keys,
+                                    epochs=3, batch_size=1, progress=False,
+                                    on_divergence="stop")
+        _, alone, _ = train.fit(LOSS, converged, SGD, tr, va, epochs=13, initial_epoch=10,
+                                batch_size=1, key=keys[0], progress=False, on_divergence="stop")
+    assert hist["train_loss"].shape == (20, 3) and alone["train_loss"].shape == (3,)
+    assert hist["train_loss"].max() < 1.2 * hist["train_loss"].min()  # flat: the noise floor
+
+
+def test_every_diverging_run_warns_even_with_the_same_message(data):
+    # Python's warning registry shows a repeated message from one line once; two identical
+    # diverging runs must both say so.
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("default")
+        for _ in range(2):
+            _fit(data, optimizer=optim.sgd(1e6), epochs=1)
+    assert [str(w.message)[:40] for w in caught] == ["training diverged in epoch 1 at learning"] * 2
+
+
+def test_an_outlier_target_is_named_before_the_learning_rate(data):
+    # One corrupted target: a single minibatch carries the rise, so the data are suspected
+    # first; a rise of the whole epoch (gradient ascent) blames the learning rate.
+    (X, y), val = data
+    y = np.asarray(y).copy()
+    y[17] = 1e4
+    with pytest.warns(RuntimeWarning, match=r"1 of the epoch's 32 minibatches carry it .*look "
+                                            r"first for bad examples .*then lower the learning"):
+        train.fit(LOSS, linear.init(jax.random.key(1), 2), SGD, (X, y), val, epochs=1,
+                  batch_size=32, key=jax.random.key(2), progress=False)
+    with pytest.warns(RuntimeWarning, match="Likely causes, most likely first: lower the "
+                                            "learning rate"):
+        _fit(data, optimizer=optax.sgd(-0.1), epochs=4, on_divergence="stop")
+
+
+def test_a_loss_that_can_be_negative_is_judged_by_differences(data):
+    # A ratio means nothing across 0: the squared loss minus 1 ends near -1 (at 5e-5 above
+    # it). Training it, and going on at its floor, warns of nothing; gradient ascent does.
+    def shifted(params, batch):
+        return LOSS(params, batch) - 1.0
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        params, hist, _ = _fit(data, optimizer=optim.sgd(0.1), epochs=4, loss=shifted)
+        train.fit(shifted, params, optim.sgd(0.1), *data, epochs=4, batch_size=32,
+                  key=jax.random.key(3), progress=False)
+    assert hist["train_loss"][-1] < -0.99
+    with pytest.warns(RuntimeWarning, match="training diverged"):
+        _fit(data, optimizer=optax.sgd(-0.1), epochs=4, loss=shifted, on_divergence="stop")
+
+
+def test_a_stop_returns_the_epoch_it_checked_while_the_next_one_ran(data):
+    # The next epoch is dispatched before this one's loss is read: a stop must still return
+    # this epoch's params and state, the same bits as a fit that ran exactly that far.
+    opt = optax.adam(-0.05)  # ascent: climbs past 10x within a few epochs
+    with pytest.warns(RuntimeWarning, match="training diverged"):
+        stopped = _fit(data, optimizer=opt, epochs=8, on_divergence="stop")
+    ran = len(stopped.history["epoch"])
+    assert 1 <= ran < 8
+    with pytest.warns(RuntimeWarning, match=f"training diverged in epoch {ran} "):
+        exact = _fit(data, optimizer=opt, epochs=ran, on_divergence="stop")
+    chex.assert_trees_all_equal(stopped.params, exact.params)
+    chex.assert_trees_all_equal(stopped.opt_state, exact.opt_state)
+
+
+# ----------------------------------------------------------------------------- compiled epochs (21)
+def test_the_epoch_takes_over_copies_of_the_callers_params_and_state(data):
+    # Donated buffers (the epoch's results may reuse them) and the caller's arrays still valid.
+    tr, va = data
+    params = linear.init(jax.random.key(1), 2)
+    opt = optax.adam(0.1)
+    opt_state = opt.init(params)
+    settings = train.Settings(LOSS, opt, None, 32, 1000)
+    lowered = train.epoch_program(settings).lower(params, opt_state, tr, va, jax.random.key(0), 0)
+    assert lowered.as_text().count("tf.aliasing_output") == len(jax.tree.leaves(
+        (params, opt_state)))
+    out = train.fit(LOSS, params, opt, tr, va, opt_state=opt_state, epochs=2, batch_size=32,
+                    key=jax.random.key(0), progress=False)
+    assert not any(a.is_deleted() for a in jax.tree.leaves((params, opt_state)))
+    assert all(isinstance(a, jax.Array) for a in jax.tree.leaves((out.params, out.opt_state)))
+
+
+def test_a_learning_rate_loop_compiles_the_epoch_once(data, caplog):
+    # Issue 21: each optax.sgd(lr) was a new static argument, a compile per rate, all kept.
+    # With the rate in the optimizer's state (inject_hyperparams), 50 fits with new optimizer
+    # and loss objects compile one epoch; a program is kept by what it computes.
+    tr, va = data
+    params = linear.init(jax.random.key(1), 2)
+    rates = np.geomspace(1e-3, 0.1, 50)
+    with jax.log_compiles(True), caplog.at_level(logging.WARNING, logger="jax"):
+        finals = [train.fit(train.supervised_loss(linear.apply, squared_loss), params,
+                            optax.inject_hyperparams(optax.sgd)(learning_rate=lr),
+                            (tr[0][:200], tr[1][:200]), epochs=1, batch_size=50,
+                            key=jax.random.key(2), progress=False).history["train_loss"][0]
+                  for lr in rates]
+    compiles = [r for r in caplog.records if "Finished XLA compilation of jit(epoch" in
+                r.getMessage()]
+    assert len(compiles) == 1
+    assert np.all(np.diff(finals) < 0)  # each rate was used: larger rates learn faster
+
+
+def test_at_most_PROGRAMS_compiled_epochs_are_kept(data):
+    # A compiled epoch lives as long as its jitted function; the cache drops the least
+    # recently used one once PROGRAMS are kept, and nothing else holds on to it.
+    tr, va = data
+    params = linear.init(jax.random.key(1), 2)
+    train.fit(LOSS, params, optax.sgd(0.5), tr, epochs=1, batch_size=500, key=jax.random.key(0),
+              progress=False)
+    first = weakref.ref(train.epoch_program(train.Settings(LOSS, optax.sgd(0.5), None, 500)))
+    for lr in range(train.PROGRAMS):  # new programs, not compiled until called
+        train.epoch_program(train.Settings(LOSS, optax.sgd(lr + 1.0), None, 500))
+    gc.collect()
+    assert first() is None
+    assert train.epoch_program.cache_info().currsize == train.PROGRAMS
+
+
+def test_equal_settings_share_a_program_and_different_ones_never_do():
+    same = train.Settings(LOSS, optax.adam(0.1), None, 32)
+    assert same == train.Settings(train.supervised_loss(linear.apply, squared_loss),
+                                  optax.adam(0.1), None, 32)
+    for other in [train.Settings(LOSS, optax.adam(0.2), None, 32),
+                  train.Settings(LOSS, optax.adamw(0.1), None, 32),
+                  train.Settings(train.supervised_loss(linear.apply, absolute_loss),
+                                 optax.adam(0.1), None, 32),
+                  train.Settings(LOSS, optax.adam(0.1), None, 64)]:
+        assert same != other
+
+
+# ----------------------------------------------------------------------------- metrics (21)
+def _per_class(params, batch):
+    """The fraction of each of 3 classes in the batch: a (3,) mean over the batch."""
+    _, y = batch
+    return {"share": jnp.mean(jax.nn.one_hot(y, 3), axis=0)}
+
+
+@pytest.mark.numerical
+@pytest.mark.parametrize("n_val", [99, 100], ids=["remainder", "divides"])
+def test_a_metric_of_any_shape_is_a_mean_over_the_batch_axis(n_val):
+    # Issue 21: a (10,) metric came back as shape (1,) value 1.0, or (1, 10) near 0.87.
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(300, 4)).astype(np.float32)
+    y = rng.integers(0, 3, 300).astype(np.int32)
+    loss = train.supervised_loss(mlp.apply, cross_entropy)
+    params = mlp.init(jax.random.key(0), 4, 8, 3)
+    _, hist, _ = train.fit(loss, params, optim.sgd(0.1), (X[:200], y[:200]),
+                           (X[200:200 + n_val], y[200:200 + n_val]), epochs=2, batch_size=20,
+                           eval_batch_size=10, metrics=_per_class, key=jax.random.key(1),
+                           progress=False)
+    share = np.bincount(y[200:200 + n_val], minlength=3) / n_val
+    chex.assert_shape(hist["val_share"], (2, 3))
+    # float32 sums of 10 batch means in [0, 1], then a division: a few ulps of 1.
+    np.testing.assert_allclose(hist["val_share"], np.stack([share] * 2), atol=1e-6)
+    got = train.evaluate(loss, params, (X[200:200 + n_val], y[200:200 + n_val]),
+                         batch_size=10, metrics=_per_class)
+    assert isinstance(got["loss"], float) and got["share"].shape == (3,)
+    np.testing.assert_allclose(got["share"], share, atol=1e-6)
+
+
+@pytest.mark.numerical
+def test_a_bfloat16_loss_is_averaged_in_float32(data):
+    # Each batch's bfloat16 mean is rounded to 8 bits; summing 100 of them in bfloat16 erred
+    # by 0.6 %. In float32 the sum errs by at most 100 float32 roundings (~6e-6 relative).
+    (X, y), val = data
+
+    def bf16_loss(params, batch):
+        return LOSS(params, batch).astype(jnp.bfloat16)
+
+    params, hist, _ = train.fit(bf16_loss, linear.init(jax.random.key(1), 2), SGD, (X, y), val,
+                                epochs=1, batch_size=10, eval_batch_size=10,
+                                key=jax.random.key(0), progress=False)
+    per_batch = np.asarray(jax.vmap(lambda b: bf16_loss(params, b))(
+        (val[0].reshape(100, 10, 2), val[1].reshape(100, 10, 1))), np.float64)
+    assert hist["val_loss"].dtype == np.float32 and hist["train_loss"].dtype == np.float32
+    np.testing.assert_allclose(hist["val_loss"][0], per_batch.mean(), rtol=1e-5)
+
+
+# ----------------------------------------------------------------------------- history (21)
+def test_zero_epochs_give_the_history_a_run_would_have(data):
+    # Same keys, shapes (0 epochs) and dtypes as one epoch's, val_* included.
+    kw = {"metrics": lambda p, b: {"err": jnp.abs(LOSS(p, b))}}
+    one = _fit(data, epochs=1, **kw).history
+    none = _fit(data, epochs=0, **kw).history
+    assert sorted(none) == sorted(one)
+    for name in one:
+        assert none[name].shape == (0, *one[name].shape[1:]), name
+        assert none[name].dtype == one[name].dtype, name
+
+
+def test_params_come_back_as_jax_arrays_whatever_went_in(data):
+    as_numpy = jax.tree.map(np.asarray, linear.init(jax.random.key(1), 2))
+    for epochs in (0, 1):
+        params, _, opt_state = _fit(data, params=as_numpy, epochs=epochs,
+                                    optimizer=optax.adam(0.1))
+        assert all(isinstance(a, jax.Array) for a in jax.tree.leaves((params, opt_state)))
+
+
+def test_accuracy_refuses_scores_without_a_class_axis():
+    # Issue 21: (n,) logits compared their argmax (one index) with every label: 0.25.
+    with pytest.raises(ValueError, match=r"accuracy needs scores Y_hat of shape \(n, q\).*got "
+                                         r"Y_hat \(4,\) for Y \(4,\)"):
+        train.accuracy(jnp.array([2.0, -1.0, 3.0, 0.5]), jnp.array([1, 0, 1, 1]))
+    assert float(train.accuracy(jnp.zeros((2, 3, 4)).at[..., 1].set(1), jnp.ones((2, 3),
+                                                                                  int))) == 1.0
+
+
+WEIGHT = {"penalty": 0.0}  # a setting a loss reads from its module, changed between fits
+
+
+def _penalized(params, batch):
+    return LOSS(params, batch) + WEIGHT["penalty"] * jnp.sum((params["w"] - 10.0) ** 2)
+
+
+@pytest.mark.numerical
+def test_a_global_the_loss_reads_is_part_of_its_program(data):
+    # With the loss as a static argument of one jit, a changed global was never seen again:
+    # the second fit reused the first program. The program key holds the values a function
+    # reads, so the changed penalty compiles anew and counts.
+    first = _fit(data, loss=_penalized, epochs=1)
+    WEIGHT["penalty"] = 1.0
+    try:
+        second = _fit(data, loss=_penalized, epochs=1)
+    finally:
+        WEIGHT["penalty"] = 0.0
+    w = linear.init(jax.random.key(1), 2)["w"]
+    # The first minibatch's loss differs by the penalty at the start, about 200: float32
+    # values near 216 round by 1.5e-5 each, under 1e-6 of the difference.
+    np.testing.assert_allclose(second.history["batch_loss"][0, 0] - first.history["batch_loss"][
+        0, 0], float(jnp.sum((w - 10.0) ** 2)), rtol=1e-5)
+
+
+def test_a_resume_with_nothing_left_gives_jax_arrays(data, tmp_path):
+    _fit(data, epochs=2, checkpoint_dir=tmp_path)
+    params, hist, opt_state = _fit(data, epochs=2, checkpoint_dir=tmp_path, resume=True,
+                                   optimizer=SGD)
+    assert all(isinstance(a, jax.Array) for a in jax.tree.leaves((params, opt_state)))
+    assert hist["train_loss"].shape == (2,) and hist["val_loss"].dtype == np.float32

@@ -115,13 +115,11 @@ def epoch_permutation(key: Array, n: int) -> Array:
     Each round r pairs every x with its partner K_r - x (mod n) and swaps the pair when a hash
     of (max of the pair, round seed) says so: a bijection on [0, n) by construction, for any n.
     It stands in for `jax.random.permutation(key, n)`: elementwise work instead of sorts
-    (docs/DESIGN.md says why and what it saves). The round constants are hashed from the key.
+    (docs/DESIGN.md says why and what it saves). The round constants are drawn from the whole
+    key with `jax.random.bits`, so any key implementation (threefry, rbg) works.
     """
-    words = jax.random.key_data(key).reshape(-1).astype(jnp.uint32)
     rounds = shuffle_rounds(n)
-    r = jnp.arange(rounds, dtype=jnp.uint32)
-    offsets = _mix32(words[0] ^ _mix32(r * jnp.uint32(0x9E3779B9) + words[-1]))
-    seeds = _mix32(offsets ^ jnp.uint32(0x85EBCA6B) ^ words[-1])
+    offsets, seeds = jax.random.bits(key, (2, rounds), jnp.uint32)
     size = jnp.uint32(n)
     offsets = offsets % size
 
@@ -144,7 +142,12 @@ def split_batches(order: Array, batch_size: int) -> tuple[Array, Array]:
 def take(data: Dataset, idx: Array, sharding: Any = None) -> Dataset:
     """The examples at `idx` from every array of `data` (a gather on the device), split over
     `sharding`'s devices when one is given."""
-    batch = jax.tree.map(lambda a: a[idx], data)
+    return split(jax.tree.map(lambda a: a[idx], data), sharding)
+
+
+def split(batch: Dataset, sharding: Any = None) -> Dataset:
+    """`batch` split along its examples over `sharding`'s devices (inside jit); as it is
+    without one."""
     return batch if sharding is None else jax.lax.with_sharding_constraint(batch, sharding)
 
 

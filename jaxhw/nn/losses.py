@@ -1,4 +1,9 @@
-"""Losses over a batch: each returns the mean over examples, a scalar."""
+"""Losses over a batch: each returns the mean over examples, a scalar (as `fit` expects).
+
+The book's losses are means too (3.4's `reduce_mean`, 4.4's `cross_entropy`), except where its
+exercise writes a sum (3.4's absolute loss): a sum makes the gradient, and so each SGD step,
+batch-size times larger.
+"""
 
 from __future__ import annotations
 
@@ -17,12 +22,15 @@ def _like(y: Array, y_hat: Array, loss: str) -> Array:
 
 
 def squared_loss(y_hat: Array, y: Array) -> Array:
-    """Mean of (y_hat - y)^2 / 2 (3.1); y is reshaped to y_hat's shape, so (n,) and (n, 1) mix."""
+    """Mean over the batch of (y_hat - y)^2 / 2, as the book's (3.1, 3.4); y is reshaped to
+    y_hat's shape, so (n,) and (n, 1) mix."""
     return jnp.mean((y_hat - _like(y, y_hat, "squared_loss")) ** 2 / 2)
 
 
 def absolute_loss(y_hat: Array, y: Array) -> Array:
-    """Mean of |y_hat - y| (the L1 loss of 3.4's exercise)."""
+    """Mean over the batch of |y_hat - y|: the L1 loss of 3.4's exercise, which writes a sum,
+    `(y_hat - y).abs().sum()`; the sum's gradient (and SGD step) is batch-size times this
+    mean's, so the book's sum at learning rate lr equals this mean at lr * batch_size."""
     return jnp.mean(jnp.abs(y_hat - _like(y, y_hat, "absolute_loss")))
 
 
