@@ -123,9 +123,12 @@ def test_shuffle_rounds_grow_with_log_n():
 def test_any_key_implementation_drives_the_whole_order():
     # Issue 21: the round constants came from the key's first and last words only, so rbg
     # keys (four words) that differed in the middle gave the same order.
-    a = jax.random.wrap_key_data(np.array([0, 1, 2, 3], np.uint32), impl="rbg")
-    b = jax.random.wrap_key_data(np.array([0, 99, 2, 3], np.uint32), impl="rbg")
-    orders = [np.asarray(batches.epoch_permutation(k, 1000)) for k in (a, b)]
-    assert not np.array_equal(*orders)
-    for order in orders:
+    words = np.array([0, 1, 2, 3], np.uint32)
+    changed = [words.copy() for _ in words]
+    for i, w in enumerate(changed):
+        w[i] += 99  # each word in turn
+    orders = [np.asarray(batches.epoch_permutation(jax.random.wrap_key_data(w, impl="rbg"), 1000))
+              for w in (words, *changed)]
+    for i, order in enumerate(orders):
         np.testing.assert_array_equal(np.sort(order), np.arange(1000))
+        assert not any(np.array_equal(order, other) for other in orders[i + 1:])

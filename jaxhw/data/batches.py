@@ -104,6 +104,14 @@ def _mix32(x: Array) -> Array:
     return x ^ (x >> 16)
 
 
+def _fold_words(words: Array) -> Array:
+    """One 32-bit word that depends on every word of `words` (a key's data past its first)."""
+    folded = words[0]
+    for word in words[1:]:
+        folded = _mix32(folded) ^ word
+    return folded
+
+
 def shuffle_rounds(n: int) -> int:
     """Rounds of the swap-or-not shuffle for `n` examples: 2 ceil(log2 n) + 8 (40 for 60000)."""
     return 2 * max(n - 1, 1).bit_length() + 8
@@ -115,11 +123,15 @@ def epoch_permutation(key: Array, n: int) -> Array:
     Each round r pairs every x with its partner K_r - x (mod n) and swaps the pair when a hash
     of (max of the pair, round seed) says so: a bijection on [0, n) by construction, for any n.
     It stands in for `jax.random.permutation(key, n)`: elementwise work instead of sorts
-    (docs/DESIGN.md says why and what it saves). The round constants are drawn from the whole
-    key with `jax.random.bits`, so any key implementation (threefry, rbg) works.
+    (docs/DESIGN.md says why and what it saves). The round constants are hashed from every word
+    of the key's data, so any key implementation (threefry's 2 words, rbg's 4) works.
     """
+    words = jax.random.key_data(key).reshape(-1).astype(jnp.uint32)
+    tail = _fold_words(words[1:])  # threefry's second word itself; rbg's three, mixed
     rounds = shuffle_rounds(n)
-    offsets, seeds = jax.random.bits(key, (2, rounds), jnp.uint32)
+    r = jnp.arange(rounds, dtype=jnp.uint32)
+    offsets = _mix32(words[0] ^ _mix32(r * jnp.uint32(0x9E3779B9) + tail))
+    seeds = _mix32(offsets ^ jnp.uint32(0x85EBCA6B) ^ tail)
     size = jnp.uint32(n)
     offsets = offsets % size
 
