@@ -389,14 +389,25 @@ def canonical(tree: Any) -> Any:
 
 def device_copy(tree: Any, sharding: NamedSharding | None = None) -> Any:
     """A copy of every leaf of `tree` on the device (or placed by `sharding`), never sharing
-    the caller's buffers: the compiled epoch may then reuse them for its results. (Copied
-    first, then placed: a placement may share the buffer a device already holds.)"""
-    return jax.device_put(copy_on_device(tree), sharding)
+    the caller's buffers: the compiled epoch may then reuse them for its results."""
+    if sharding is None:
+        return copy_on_device(tree)
+
+    def place(a: Any) -> Any:
+        if isinstance(a, jax.Array) and a.sharding == sharding:
+            return jax.device_put(a, sharding, may_alias=False)
+        # From a host copy: a mesh over several processes takes each process's own (equal)
+        # values, where an array committed to one device would have to cross hosts.
+        return jax.device_put(np.array(a), sharding)
+
+    return jax.tree.map(place, tree)
 
 
 def copy_on_device(tree: Any) -> Any:
-    """A copy of every array of `tree`, made where it lies (no compile: a buffer copy)."""
-    return jax.device_put(tree, may_alias=False)
+    """A copy of every array of `tree`, made where it lies (no compile: a buffer copy); an
+    array spread over several processes' devices keeps its sharding."""
+    where = jax.tree.map(lambda a: a.sharding if isinstance(a, jax.Array) else None, tree)
+    return jax.device_put(tree, where, may_alias=False)
 
 
 def record_epoch(history: dict[str, list], index: int, losses: np.ndarray,

@@ -620,7 +620,8 @@ def test_a_global_the_loss_reads_is_part_of_its_program(data):
 
 def test_a_resume_with_nothing_left_gives_jax_arrays(data, tmp_path):
     _fit(data, epochs=2, checkpoint_dir=tmp_path)
-    params, hist, opt_state = _fit(data, epochs=2, checkpoint_dir=tmp_path, resume=True,
-                                   optimizer=SGD)
+    with pytest.warns(RuntimeWarning, match="nothing is left to train"):
+        params, hist, opt_state = _fit(data, epochs=2, checkpoint_dir=tmp_path, resume=True,
+                                       optimizer=SGD)
     assert all(isinstance(a, jax.Array) for a in jax.tree.leaves((params, opt_state)))
     assert hist["train_loss"].shape == (2,) and hist["val_loss"].dtype == np.float32
