@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import inspect
 import warnings
+import zlib
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
@@ -21,13 +22,13 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 from jax import Array
-from jax.sharding import AxisType, Mesh
+from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from jaxhw.data import batches
 from jaxhw.fingerprint import describe
 from jaxhw.models.checks import ParamsError
 
-DATA_AXIS = "data"
+DATA_AXIS = batches.DATA_AXIS
 RISE = 10.0  # an epoch's mean training loss this many times its run's level is divergence
 START_EXAMPLES = 32  # the first minibatch's loss is a level only if it averages this many
 
@@ -130,25 +131,136 @@ def data_mesh(mesh: Any, batch_size: int) -> Mesh:
         raise ValueError(f"batch_size ({batch_size}) must be divisible by the mesh's "
                          f"{DATA_AXIS!r} axis ({size} devices), so that each device takes an "
                          f"equal share; e.g. batch_size {nearest}")
-    return Mesh(mesh.devices, mesh.axis_names, axis_types=(AxisType.Auto,) * len(mesh.axis_names))
+    return batches.auto_mesh(mesh)
 
 
 # ----------------------------------------------------------------------------- the data
+def data_shards(data: Any, mesh: Mesh | None, name: str = "train") -> int | None:
+    """The number D of shards `data` is split into over `mesh`'s "data" axis (every array a
+    `jax.Array` placed as `batches.from_process_shares` places it), or None for data whole on
+    every device (numpy arrays, arrays on one device or replicated). ValueError naming the
+    array for anything between: split without a mesh, over another mesh or along another
+    axis, or only some arrays split."""
+    names, leaves = batches.array_names(data, name), jax.tree.leaves(data)
+    split = [n for n, a in zip(names, leaves, strict=True) if _is_split(a)]
+    if not split:
+        return None
+    how = (f"as batches.from_process_shares(share, mesh) places it, "
+           f"NamedSharding(mesh, PartitionSpec({DATA_AXIS!r}))")
+    if mesh is None:
+        raise ValueError(f"{split[0]} is split over several devices; pass the mesh it is split "
+                         f"over as mesh= ({name} split over a mesh must be split {how})")
+    for array_name, a in zip(names, leaves, strict=True):
+        sharding = getattr(a, "sharding", None)
+        if not (isinstance(sharding, NamedSharding)
+                and sharding.mesh.axis_names == mesh.axis_names
+                and np.array_equal(sharding.mesh.device_ids, mesh.device_ids)
+                and _split_over_data(sharding.spec)):
+            got = (f"is placed as {sharding}" if array_name in split else
+                   "is whole on every device while others are split")
+            raise ValueError(f"{array_name} {got}; fit takes {name} either whole (the same in "
+                             f"every process) or split over the mesh given as mesh=, {how}")
+    return mesh.shape[DATA_AXIS]
+
+
+def _is_split(a: Any) -> bool:
+    """Is `a` a JAX array split over several devices (not whole on each)?"""
+    return isinstance(a, jax.Array) and not a.sharding.is_fully_replicated
+
+
+def _split_over_data(spec: PartitionSpec) -> bool:
+    """Is `spec` the examples split over the "data" axis alone, nothing else split?"""
+    first = spec[0] if len(spec) else None
+    return first in (DATA_AXIS, (DATA_AXIS,)) and all(s is None for s in spec[1:])
+
+
+def local_blocks(a: Any) -> list[tuple[int, Any]]:
+    """The examples of array `a` that this process holds, as (index of the first, array)
+    pairs: the whole of a numpy array or of a JAX array whole on each device; for one split
+    over devices, each distinct block of rows of this process's shards (`addressable_shards`:
+    nothing is gathered from other processes)."""
+    if not isinstance(a, jax.Array) or (a.is_fully_addressable and not _is_split(a)):
+        return [(0, a)]
+    blocks: dict[int, Any] = {}
+    for shard in a.addressable_shards:
+        blocks.setdefault(shard.index[0].start or 0, shard.data)
+    return sorted(blocks.items(), key=lambda item: item[0])
+
+
+def spread_over_processes(data: Any) -> bool:
+    """Does some array of `data` lie partly on other processes' devices?"""
+    return any(isinstance(a, jax.Array) and not a.is_fully_addressable
+               for a in jax.tree.leaves(data))
+
+
+def raise_together(error: str | None, data: Any, what: str) -> None:
+    """Raise ValueError(`error`) when there is one; for `data` spread over several processes,
+    in every process when any process found one (one collective), the others saying which
+    process found `what`: a process left alone would wait for the others forever."""
+    if spread_over_processes(data) and jax.process_count() > 1:
+        from jax.experimental import multihost_utils
+
+        found = np.ravel(multihost_utils.process_allgather(np.int32(error is not None)))
+        if error is None and found.any():
+            error = (f"{what} in the share of process(es) {np.flatnonzero(found).tolist()} "
+                     "(the error there names it)")
+    if error is not None:
+        raise ValueError(error)
+
+
+def share_of(data: Any) -> str:
+    """Words naming this process's share, for data spread over several processes; else ""."""
+    return (f" (in process {jax.process_index()}'s share)" if spread_over_processes(data)
+            else "")
+
+
+def check_same_in_every_process(data: Any, name: str) -> None:
+    """For data passed whole (not split over a mesh) to a run of several processes: ValueError
+    in every process unless all of them hold the same examples (compared by their number and
+    a CRC-32 of every array's bytes; one collective). A share passed as it is would otherwise
+    be taken for the whole set, each process training on its own share."""
+    if jax.process_count() == 1:
+        return
+    from jax.experimental import multihost_utils
+
+    crc = 0
+    for a in jax.tree.leaves(data):
+        if isinstance(a, jax.Array) and not a.is_fully_addressable:
+            continue  # a global array: one value for every process by construction
+        crc = zlib.crc32(np.ascontiguousarray(jax.device_get(a)).view(np.uint8), crc)
+    mine = np.array([batches.num_examples(data, name), crc], np.uint32).view(np.int32)
+    held = multihost_utils.process_allgather(mine).view(np.uint32).reshape(-1, 2)
+    if (held == held[0]).all():
+        return
+    takes = (f"{name} either the same in every process or split over the mesh: each process's "
+             "share placed by batches.from_process_shares(share, mesh)" if name == "train"
+             else f"{name} whole, the same in every process")
+    raise ValueError(f"{name} differs between the processes (examples and CRC-32 in each: "
+                     f"{[tuple(int(v) for v in row) for row in held]}); fit over a mesh of "
+                     f"several processes takes {takes}")
+
+
 def check_finite(data: Any, name: str) -> None:
     """ValueError naming the first array of `data` that holds nan or inf: how many values, in
-    how many examples, and the first such example. Integer arrays (uint8 images) are skipped."""
+    how many examples, and the first such example. Integer arrays (uint8 images) are skipped.
+    Data spread over several processes: each checks its own share, and all raise together."""
+    error = None
     for array_name, a in zip(batches.array_names(data, name), jax.tree.leaves(data),
                              strict=True):
-        if not jnp.issubdtype(a.dtype, jnp.inexact):
+        if error is not None or not jnp.issubdtype(a.dtype, jnp.inexact):
             continue
-        finite = np.isfinite(a).all() if isinstance(a, np.ndarray) else jnp.isfinite(a).all()
-        if finite:
-            continue
-        bad = ~np.isfinite(np.asarray(jax.device_get(a))).reshape(len(a), -1)
-        rows = np.flatnonzero(bad.any(axis=1))
-        raise ValueError(f"{array_name} holds {int(bad.sum())} non-finite value(s) (nan or inf) "
-                         f"in {len(rows)} example(s), the first at index {rows[0]}; fix or drop "
-                         "those examples before training")
+        for start, block in local_blocks(a):
+            finite = (np.isfinite(block).all() if isinstance(block, np.ndarray)
+                      else jnp.isfinite(block).all())
+            if finite:
+                continue
+            bad = ~np.isfinite(np.asarray(jax.device_get(block))).reshape(len(block), -1)
+            rows = np.flatnonzero(bad.any(axis=1))
+            error = (f"{array_name} holds {int(bad.sum())} non-finite value(s) (nan or inf) in "
+                     f"{len(rows)} example(s){share_of(data)}, the first at index "
+                     f"{start + rows[0]}; fix or drop those examples before training")
+            break
+    raise_together(error, data, f"{name} holds non-finite values")
 
 
 def canonical_dtype(a: Any) -> np.dtype:
@@ -423,20 +535,23 @@ class LossWatch:
 def check_labels(loss: Any, params: Any, train: Any) -> None:
     """After a non-finite training loss: ValueError if some integer labels give a non-finite
     loss at the starting params where label 0 gives a finite one, on an all-zero input (so
-    that only the label can be at fault): a class outside [0, q), a data error."""
+    that only the label can be at fault): a class outside [0, q), a data error. Labels spread
+    over several processes: each checks its own share, and all raise together."""
     if not (isinstance(train, tuple | list) and len(train) == 2):
         return
     X, y = train
-    labels = np.asarray(jax.device_get(y))
-    if labels.ndim != 1 or not np.issubdtype(labels.dtype, np.integer):
+    if len(np.shape(y)) != 1 or not jnp.issubdtype(y.dtype, jnp.integer):
         return
+    labels = np.concatenate([np.asarray(jax.device_get(b)) for _, b in local_blocks(y)])
     values = np.union1d(labels, [0]).astype(labels.dtype)  # 0: a class of every classifier
     zeros = jnp.zeros((len(values), 1, *X.shape[1:]), X.dtype)
     per_label = jax.vmap(lambda x, t: loss(params, (x, t[None])))
     finite = np.isfinite(np.asarray(per_label(zeros, jnp.asarray(values))))
+    error = None
     if finite[values == 0].all() and not finite.all():
-        raise ValueError(f"train: label(s) {values[~finite].tolist()} give a non-finite loss even "
-                         "at the starting parameters (on an all-zero input, where label 0 gives "
-                         "a finite one); for a classifier, labels must lie in [0, "
-                         f"number of classes) (train y holds values in [{labels.min()}, "
-                         f"{labels.max()}]). Fix the labels; the learning rate is not the cause")
+        error = (f"train: label(s) {values[~finite].tolist()} give a non-finite loss even "
+                 "at the starting parameters (on an all-zero input, where label 0 gives a "
+                 "finite one); for a classifier, labels must lie in [0, number of classes) "
+                 f"(train y{share_of(train)} holds values in [{labels.min()}, "
+                 f"{labels.max()}]). Fix the labels; the learning rate is not the cause")
+    raise_together(error, train, "train: labels that give a non-finite loss")

@@ -99,24 +99,34 @@ def train_step(loss: LossFn, optimizer: optax.GradientTransformationExtraArgs, p
 
 def train_epoch(loss: LossFn, optimizer: optax.GradientTransformation, params: Params,
                 opt_state: Any, data: batches.Dataset, key: Array, batch_size: int,
-                batch_sharding: NamedSharding | None = None) -> tuple[Params, Any, Array]:
+                batch_sharding: NamedSharding | None = None, per_shard: bool = False
+                ) -> tuple[Params, Any, Array]:
     """One pass over `data` in a random order drawn from `key`: a step per minibatch.
 
     The last minibatch holds what is left (n % batch_size examples), as the book's DataLoader
     gives it. Returns the new params and optimizer state and every minibatch's loss.
+    per_shard: `data` is split in D shards over `batch_sharding`'s "data" axis; shard s visits
+    its own examples in the order drawn from `fold_in(key, s)`, and each minibatch takes
+    batch_size / D of them from every shard (the last, n_local % (batch_size / D)).
     """
     optimizer = optax.with_extra_args_support(optimizer)  # so that update() takes value=
-    order = batches.epoch_permutation(key, batches.num_examples(data))
-    full, last = batches.split_batches(order, batch_size)
+    n = batches.num_examples(data)
+    if per_shard:
+        num_shards = batch_sharding.mesh.shape[batches.DATA_AXIS]
+        orders = batches.shard_orders(key, num_shards, n // num_shards)
+        full, last = batches.split_shard_batches(orders, batch_size)
+    else:
+        full, last = batches.split_batches(batches.epoch_permutation(key, n), batch_size)
 
     def step(carry, idx):
         params, opt_state = carry
-        batch = batches.take(data, idx, batch_sharding)
+        batch = (batches.take_local(data, idx, batch_sharding.mesh) if per_shard
+                 else batches.take(data, idx, batch_sharding))
         params, opt_state, value = train_step(loss, optimizer, params, opt_state, batch)
         return (params, opt_state), value
 
     (params, opt_state), losses = jax.lax.scan(step, (params, opt_state), full)
-    if last.shape[0]:  # a shape known while tracing: the smaller last batch, one more step
+    if last.size:  # a shape known while tracing: the smaller last batch, one more step
         (params, opt_state), value = step((params, opt_state), last)
         losses = jnp.append(losses, value)
     return params, opt_state, losses
@@ -146,12 +156,13 @@ def measure(loss: LossFn, metrics: MetricsFn | None, params: Params, data: batch
 def epoch(params: Params, opt_state: Any, train: batches.Dataset, val: batches.Dataset | None,
           key: Array, index: Array, *, loss: LossFn, optimizer: optax.GradientTransformation,
           metrics: MetricsFn | None, batch_size: int, eval_batch_size: int | None,
-          batch_sharding: NamedSharding | None = None):
-    """Epoch `index` of a run: a training pass shuffled by `fold_in(key, index)`, then the
-    validation pass. Returns (params, opt_state, minibatch losses, validation means or None)."""
+          batch_sharding: NamedSharding | None = None, per_shard: bool = False):
+    """Epoch `index` of a run: a training pass shuffled by `fold_in(key, index)` (shard by
+    shard with `per_shard`), then the validation pass. Returns (params, opt_state, minibatch
+    losses, validation means or None)."""
     params, opt_state, losses = train_epoch(loss, optimizer, params, opt_state, train,
                                             jax.random.fold_in(key, index), batch_size,
-                                            batch_sharding)
+                                            batch_sharding, per_shard)
     val_means = None if val is None else measure(loss, metrics, params, val, eval_batch_size,
                                                  batch_sharding)
     return params, opt_state, losses, val_means
@@ -171,13 +182,15 @@ class Settings:
     batch_sharding: NamedSharding | None = None
     stacked: bool = False
     key_per_model: bool = False
+    per_shard: bool = False
 
     @functools.cached_property
     def key(self) -> tuple:
         update = None if self.optimizer is None else (type(self.optimizer),
                                                       program_key(self.optimizer.update))
         return (program_key(self.loss), update, program_key(self.metrics), self.batch_size,
-                self.eval_batch_size, self.batch_sharding, self.stacked, self.key_per_model)
+                self.eval_batch_size, self.batch_sharding, self.stacked, self.key_per_model,
+                self.per_shard)
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Settings) and self.key == other.key
@@ -195,7 +208,7 @@ def epoch_program(settings: Settings) -> Callable:
     one_model = functools.partial(
         epoch, loss=settings.loss, optimizer=settings.optimizer, metrics=settings.metrics,
         batch_size=settings.batch_size, eval_batch_size=settings.eval_batch_size,
-        batch_sharding=settings.batch_sharding)
+        batch_sharding=settings.batch_sharding, per_shard=settings.per_shard)
     if settings.stacked:
         key_axis = 0 if settings.key_per_model else None
         one_model = jax.vmap(one_model, in_axes=(0, 0, None, None, key_axis, None))
@@ -285,7 +298,12 @@ def fit(loss: LossFn, params: Params, optimizer: optax.GradientTransformation,
     stacked: params (and opt_state) hold a stack of models along a leading axis, trained at
     once with `vmap`; `key` is one key or one per model (see `jaxhw.sweep.fit_many`).
     mesh: a jax.sharding.Mesh with a "data" axis dividing batch_size; each batch (training and
-    validation) is split over it, params replicated, and XLA reduces the gradients.
+    validation) is split over it, params replicated, and XLA reduces the gradients. `train`
+    may be split over that axis in D shards, each process holding only its share
+    (`batches.from_process_shares(share, mesh)`): then shard s visits its own examples in the
+    order drawn from `fold_in(fold_in(key, e), s)`, each minibatch takes batch_size / D from
+    every shard, and no example moves between devices; the result depends on D, not on how
+    the shards are spread over processes. `val` stays whole in every process.
     checkpoint_dir: save params, optimizer state, key, history and the run's settings after
     every epoch (one run at a time per folder); resume=True continues from the newest readable
     checkpoint there (`epochs` is the total), "auto" when there is one, "force" even when the
@@ -313,10 +331,14 @@ def fit(loss: LossFn, params: Params, optimizer: optax.GradientTransformation,
         mesh = checks.data_mesh(mesh, batch_size)
         replicated = NamedSharding(mesh, PartitionSpec())
         batch_sharding = NamedSharding(mesh, PartitionSpec(checks.DATA_AXIS))
+    shards = checks.data_shards(train, mesh)  # split over the mesh, or None: whole everywhere
+    if mesh is not None and shards is None:
+        checks.check_same_in_every_process(train, "train")
     checks.check_finite(train, "train")
     [train_loss] = checks.check_pass("train", [loss], params, train, batch_size, stacked)
     outputs = {"loss": train_loss}
-    train = batches.to_device(train, "train", replicated)
+    if shards is None:
+        train = batches.to_device(train, "train", replicated)
     if val is not None:
         val = batches.as_arrays(val, "val")
         n_val = batches.num_examples(val, "val")
@@ -324,17 +346,20 @@ def fit(loss: LossFn, params: Params, optimizer: optax.GradientTransformation,
             raise ValueError("val holds no examples; pass val=None to train without validation")
         eval_batch_size = (default_eval_batch_size(n_val, batch_size) if eval_batch_size is None
                            else min(checks.check_int("eval_batch_size", eval_batch_size, 1), n_val))
+        if mesh is not None:
+            checks.check_same_in_every_process(val, "val")
         checks.check_finite(val, "val")
         val_outputs = checks.check_pass("val", [loss] + ([metrics] if metrics else []), params,
                                         val, eval_batch_size, stacked)
         outputs["val"] = {"loss": val_outputs[0], **(val_outputs[1] if metrics else {})}
         val = batches.to_device(val, "val", replicated)
     program = epoch_program(Settings(loss, optimizer, metrics, batch_size, eval_batch_size,
-                                     batch_sharding, stacked, stacked and bool(key.ndim)))
+                                     batch_sharding, stacked, stacked and bool(key.ndim),
+                                     shards is not None))
     num = checks.num_models(params) if stacked else None
     config = (None if checkpoint_dir is None else run_config(
         loss, optimizer, metrics, batch_size, n, params, stacked,
-        checks.learning_rates(optimizer, opt_state)))
+        checks.learning_rates(optimizer, opt_state), shards))
     watch = checks.LossWatch(loss, params, train, optimizer, opt_state, on_divergence, stacked,
                              batch_size)
     params, opt_state = canonical((params, opt_state))  # the dtypes a checkpoint holds
@@ -433,12 +458,17 @@ def progress_bar(first_epoch: int, epochs: int, enabled: bool):
 
 def run_config(loss: LossFn, optimizer: optax.GradientTransformation,
                metrics: MetricsFn | None, batch_size: int, n: int, params: Params,
-               stacked: bool, rates: np.ndarray | None) -> dict[str, Any]:
-    """What a checkpoint records of a run, so that a resume with other settings is refused."""
-    return {"loss": describe(loss), "optimizer": describe(optimizer),
-            "metrics": describe(metrics), "batch_size": batch_size, "num_train": n,
-            "num_models": checks.num_models(params) if stacked else None,
-            "learning_rates": None if rates is None else np.ravel(rates).tolist()}
+               stacked: bool, rates: np.ndarray | None, shards: int | None = None
+               ) -> dict[str, Any]:
+    """What a checkpoint records of a run, so that a resume with other settings is refused;
+    for training data split over a mesh, the number of shards (it decides the batches)."""
+    config = {"loss": describe(loss), "optimizer": describe(optimizer),
+              "metrics": describe(metrics), "batch_size": batch_size, "num_train": n,
+              "num_models": checks.num_models(params) if stacked else None,
+              "learning_rates": None if rates is None else np.ravel(rates).tolist()}
+    if shards is not None:
+        config["data_shards"] = shards
+    return config
 
 
 def mean_dtype(dtype: Any) -> np.dtype:

@@ -1,5 +1,6 @@
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -15,10 +16,11 @@ from jaxhw.nn.losses import squared_loss
 # Runs with 4 fake CPU devices (the flag must be set before JAX starts, hence a subprocess):
 # the same fit on 1 device and on a 4-device mesh, and the errors a bad mesh gives.
 CHILD = r"""
-import json, re
+import json, re, tempfile
 import jax, numpy as np, optax
 from jax.sharding import AxisType, Mesh, NamedSharding, PartitionSpec
-from jaxhw import fit_checks, train
+from jaxhw import checkpoint, fit_checks, train
+from jaxhw.data import batches
 from jaxhw.models import concise_mlp, mlp
 from jaxhw.nn.losses import cross_entropy
 
@@ -65,14 +67,105 @@ out = {
                           for a in jax.tree.leaves(nnx_four)),
 }
 # The compiled epoch's matrix products, per device: 24-row training batches (6 per device),
-# the partial one of 19 (5, padded), and the 40 validation rows (10 per device).
+# the partial one of 19 (5, padded), and the 40 validation rows (10 per device). The epoch of
+# the 4-device fit above, lowered from the arguments fit gives it: XLA's program is reused.
 auto = fit_checks.data_mesh(mesh, 24)
 replicated = NamedSharding(auto, PartitionSpec())
-settings = train.Settings(loss, opt, None, 24, 40, NamedSharding(auto, PartitionSpec("data")))
-args = jax.device_put((params, opt.init(params), (X[:163], y[:163]), (X[163:], y[163:])),
-                      replicated)
-hlo = train.epoch_program(settings).lower(*args, jax.random.key(1), 0).compile().as_text()
+state = train.device_copy(train.canonical((params, opt.init(params))), replicated)
+val = batches.to_device((X[163:], y[163:]), "val", replicated)
+
+
+def compiled_epoch(train_data, per_shard=False):
+    settings = train.Settings(loss, opt, kw["metrics"], 24, 40, NamedSharding(
+        auto, PartitionSpec("data")), per_shard=per_shard)
+    return train.epoch_program(settings).lower(*state, train_data, val, jax.random.key(1),
+                                               0).compile().as_text()
+
+
+hlo = compiled_epoch(batches.to_device((X[:163], y[:163]), "train", replicated))
 out["dot_shapes"] = sorted(set(re.findall(r"= (f32\[[\d,]+\])\S* dot\(", hlo)))
+
+# Training data split over the 4 devices (issue 20): 160 examples, 40 per shard; each shard
+# shuffles its own, and a batch of 24 takes 6 from each: 6 full batches and one of 4 x 4 = 16.
+shares = batches.from_process_shares((X[:160], y[:160]), mesh)
+ckpt = tempfile.mkdtemp()
+sh, sh_hist, _ = train.fit(loss, params, opt, shares, (X[163:], y[163:]), mesh=mesh,
+                           checkpoint_dir=ckpt, **kw)
+perm = jax.jit(batches.epoch_permutation, static_argnums=1)
+
+
+# The contract spelled out: shard s holds examples [s n / D, (s + 1) n / D) and visits them
+# in the order epoch_permutation(fold_in(fold_in(key, epoch), s), n / D); batch j is the j-th
+# batch_size / D of each shard's order, shard after shard.
+def by_hand(epoch, shards=4, n=160, batch_size=24):
+    key = jax.random.fold_in(jax.random.key(1), epoch)
+    n_local, per_shard = n // shards, batch_size // shards
+    orders = [s * n_local + np.asarray(perm(jax.random.fold_in(key, s), n_local))
+              for s in range(shards)]
+    return [np.concatenate([o[i:i + per_shard] for o in orders])
+            for i in range(0, n_local, per_shard)]
+
+
+# The reference run: the same steps on one device, on the batches by_hand gives.
+step = jax.jit(lambda p, s, b: train.train_step(loss, optax.with_extra_args_support(opt), p,
+                                                s, b))
+ref, ref_state, ref_losses = params, opt.init(params), []
+for e in range(3):
+    for idx in by_hand(e):
+        ref, ref_state, value = step(ref, ref_state, (X[idx], y[idx]))
+        ref_losses.append(float(value))
+
+
+# The example ids that each minibatch of an epoch takes from `ids` split over `on`.
+def visited(ids, key, shards, on):
+    orders = batches.shard_orders(key, shards, 160 // shards)
+    full, last = batches.split_shard_batches(orders, 24)
+    return (jax.lax.map(lambda i: batches.take_local(ids, i, on), full),
+            batches.take_local(ids, last, on))
+
+
+visited = jax.jit(visited, static_argnums=(2, 3))
+auto2 = fit_checks.data_mesh(Mesh(np.array(jax.devices()[:2]), ("data",)), 24)
+key0 = jax.random.fold_in(jax.random.key(1), 0)
+orders = {}
+for shards, on in ((4, auto), (2, auto2)):
+    ids = batches.from_process_shares(np.arange(160, dtype=np.int32), on)
+    full, last = visited(ids, key0, shards, on)
+    orders[shards] = {"visited": np.asarray(full).tolist() + [np.asarray(last).tolist()],
+                      "by_hand": [b.tolist() for b in by_hand(0, shards)]}
+    if shards == 4:  # the training gather: no collective at all
+        orders[shards]["collectives"] = re.findall(
+            r"(all-reduce|all-gather|all-to-all|collective-permute|reduce-scatter)",
+            visited.lower(ids, key0, shards, on).compile().as_text())
+hlo = compiled_epoch(shares, per_shard=True)  # that fit's epoch
+out["shares"] = {
+    "param_diff": diff(sh, ref),
+    "loss_diff": float(np.max(np.abs(sh_hist["batch_loss"].ravel() - np.array(ref_losses)))),
+    "batch_loss_shape": list(sh_hist["batch_loss"].shape),
+    "val_acc": sh_hist["val_acc"].tolist(),
+    "replicated": all(a.sharding.is_fully_replicated and len(a.sharding.device_set) == 4
+                      for a in jax.tree.leaves(sh)),
+    "orders": orders,
+    "collectives": re.findall(r"= (.*?) (all-reduce|all-gather|all-to-all|collective-permute|"
+                              r"reduce-scatter)(?:-start)?\(", hlo),
+}
+shares2 = batches.from_process_shares((X[:160], y[:160]), auto2)
+Xn = X[:160].copy()
+Xn[97, 2] = np.nan
+for name, call in [
+        ("uneven", lambda: batches.from_process_shares((X[:163], y[:163]), mesh)),
+        ("no_mesh", lambda: train.fit(loss, params, opt, shares, **{**kw, "epochs": 1})),
+        ("other_mesh", lambda: train.fit(loss, params, opt, shares, mesh=auto2, **kw)),
+        ("y_whole", lambda: train.fit(loss, params, opt, (shares[0], y[:160]), mesh=mesh, **kw)),
+        ("nan", lambda: train.fit(loss, params, opt, batches.from_process_shares(
+            (Xn, y[:160]), mesh), mesh=mesh, **kw)),
+        ("other_shards", lambda: train.fit(loss, params, opt, shares2, (X[163:], y[163:]),
+                                           mesh=auto2, checkpoint_dir=ckpt, resume=True, **kw))]:
+    try:
+        call()
+    except (ValueError, checkpoint.CheckpointError) as err:
+        out["shares"][name] = str(err)
+
 errors = {}
 for name, bad_mesh, batch_size in [
         ("divide", mesh, 30),
@@ -140,3 +233,55 @@ def test_one_device_mesh_equals_no_mesh():
     np.testing.assert_allclose(meshed["w"], plain["w"], atol=1e-6)
     with pytest.raises(ValueError, match="mesh must be a jax.sharding.Mesh, got str"):
         train.fit(loss, params, optim.sgd(0.1), data, mesh="data", **kw)
+
+
+# ----------------------------------------------------------------------------- split training data
+def test_split_training_data_is_shuffled_shard_by_shard(four_devices):
+    # Each shard visits its own examples (ids s*40 .. s*40+39 for 4 shards) in its own order;
+    # every batch takes batch_size / D from each shard; every example once per epoch.
+    orders = four_devices["shares"]["orders"]
+    for shards, got in orders.items():
+        assert got["visited"] == got["by_hand"], shards
+        assert sorted(np.concatenate(got["visited"]).tolist()) == list(range(160))
+        for batch in got["visited"]:
+            per_shard = np.bincount(np.asarray(batch) // (160 // int(shards)))
+            assert per_shard.tolist() == [len(batch) // int(shards)] * int(shards)
+    assert [len(b) for b in orders["4"]["visited"]] == [24] * 6 + [16]  # 40 = 6 x 6 + 4
+    assert orders["4"]["visited"] != orders["2"]["visited"]  # the result depends on D
+    assert orders["4"]["collectives"] == []  # each device gathers from its own rows
+
+
+def test_split_training_data_trains_as_the_steps_by_hand(four_devices):
+    shares = four_devices["shares"]
+    assert shares["batch_loss_shape"] == [3, 7]
+    # The same steps on the same batches; only the order of the gradient sums differs (four
+    # partial sums against one), as in test_four_devices_train_like_one: within 1e-5.
+    assert shares["param_diff"] < 1e-5
+    assert shares["loss_diff"] < 1e-5
+    assert shares["replicated"]
+    assert shares["val_acc"][-1] > 0.6
+    # Nothing moves but the gradients and the validation sums: every collective of the epoch
+    # is an all-reduce of parameter-shaped arrays or scalars (a batch gathered across the
+    # devices would add f32[24,6] and s32[24] all-reduces, the examples' and their indices').
+    shapes = {shape for types, op in shares["collectives"]
+              for shape in re.findall(r"[a-z]+\d*\[[\d,]*\]", types)}
+    assert {op for _, op in shares["collectives"]} == {"all-reduce"}
+    assert shapes <= {"f32[6,16]", "f32[16,6]", "f32[16]", "f32[16,3]", "f32[3,16]", "f32[3]",
+                      "f32[]"}, shares["collectives"]
+
+
+def test_split_training_data_errors_name_the_numbers_and_the_arrays(four_devices):
+    shares = four_devices["shares"]
+    assert shares["uneven"] == (
+        "train holds 163 examples in this process, which its 4 shard(s) of the mesh's 'data' "
+        "axis cannot split equally; pass a multiple of 4 (e.g. 160: drop 3)")
+    assert shares["no_mesh"].startswith("train X is split over several devices; pass the mesh "
+                                        "it is split over as mesh=")
+    assert shares["other_mesh"].startswith("train X is placed as NamedSharding(")
+    assert shares["y_whole"].startswith("train y is whole on every device while others are "
+                                        "split; fit takes train either whole")
+    assert shares["nan"] == ("train X holds 1 non-finite value(s) (nan or inf) in 1 example(s),"
+                             " the first at index 97; fix or drop those examples before "
+                             "training")
+    # The number of shards decides the batches: a resume with another is refused.
+    assert "data_shards=4 but this run has data_shards=2" in shares["other_shards"]

@@ -4,6 +4,11 @@ A dataset is any pytree of arrays sharing the leading (example) axis, e.g. `(X, 
 it, a list or tuple of Python numbers (or of such lists, row by row) counts as one array and is
 converted as `np.asarray` converts it (`as_arrays`): `([[0.1, 0.2], [0.3, 0.4]], [0, 1])` is
 X (2, 2) and y (2,).
+
+A dataset split over a mesh's "data" axis (`from_process_shares`: each process passes only its
+own examples) is shuffled shard by shard: shard s visits its own examples in the order drawn
+from `fold_in(key, s)`, and a minibatch takes `batch_size / D` examples from each of the D
+shards (`shard_orders`, `split_shard_batches`, `take_local`), so no example leaves its device.
 """
 
 from __future__ import annotations
@@ -15,8 +20,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from jax import Array
+from jax.sharding import AxisType, Mesh, NamedSharding, PartitionSpec
 
 Dataset = Any  # a pytree of arrays with a common leading axis
+DATA_AXIS = "data"  # the mesh axis that minibatches and a dataset's shares are split over
 
 
 def _is_number_list(x: Any) -> bool:
@@ -85,14 +92,74 @@ def to_device(data: Dataset, name: str = "data", sharding: Any = None) -> Datase
     num_examples(data, name)
 
     def place(a: Any) -> Any:
-        if isinstance(a, jax.Array):
-            return a
-        a = np.array(a)  # a copy
-        if not (a.dtype == np.bool_ or jnp.issubdtype(a.dtype, jnp.number)):  # bfloat16 too
-            raise ValueError(f"{name}: arrays must hold numbers or booleans, got dtype {a.dtype}")
-        return a
+        return a if isinstance(a, jax.Array) else host_copy(a, name)
 
     return jax.device_put(jax.tree.map(place, data), sharding)
+
+
+def host_copy(a: Any, name: str = "data") -> np.ndarray:
+    """A numpy copy of `a`; ValueError naming `name` unless it holds numbers or booleans."""
+    a = np.array(a)
+    if not (a.dtype == np.bool_ or jnp.issubdtype(a.dtype, jnp.number)):  # bfloat16 too
+        raise ValueError(f"{name}: arrays must hold numbers or booleans, got dtype {a.dtype}")
+    return a
+
+
+def from_process_shares(share: Dataset, mesh: Mesh, name: str = "train") -> Dataset:
+    """This process's share of a dataset as global arrays split over `mesh`'s "data" axis
+    (`jax.make_array_from_process_local_data`), to pass to `fit(..., mesh=mesh)`.
+
+    Every process calls it with its own examples, the same number in each (e.g.
+    `fashion_mnist.load("train", process_index=jax.process_index(),
+    process_count=jax.process_count(), drop_remainder=True)`); they stay on this process's
+    devices, an equal block on each of its shards of the "data" axis. The global dataset is
+    the shares in the mesh's order of devices (process order for a mesh over `jax.devices()`).
+    A copy is placed: the caller's arrays may change afterwards. ValueError naming `name`
+    when the shares differ in size or do not split equally over the shards.
+    """
+    share = as_arrays(share, name)
+    n = num_examples(share, name)
+    shares = _shares_per_process(n)
+    if len(set(shares)) > 1:
+        sizes = ", ".join(f"process {i}: {k}" for i, k in enumerate(shares))
+        raise ValueError(f"{name}: the processes hold shares of different sizes ({sizes} "
+                         "examples); every process must pass the same number of examples "
+                         "(e.g. fashion_mnist.load(..., drop_remainder=True))")
+    local = local_shards(mesh)
+    if n % local:
+        raise ValueError(f"{name} holds {n} examples in this process, which its {local} "
+                         f"shard(s) of the mesh's {DATA_AXIS!r} axis cannot split equally; pass "
+                         f"a multiple of {local} (e.g. {n - n % local}: drop {n % local})")
+    sharding = NamedSharding(auto_mesh(mesh), PartitionSpec(DATA_AXIS))
+    return jax.tree.map(lambda a: jax.make_array_from_process_local_data(
+        sharding, host_copy(a, name)), share)
+
+
+def _shares_per_process(n: int) -> list[int]:
+    """Each process's number of examples (one collective when there are several)."""
+    if jax.process_count() == 1:
+        return [n]
+    from jax.experimental import multihost_utils
+
+    return np.ravel(multihost_utils.process_allgather(np.int32(n))).tolist()
+
+
+def auto_mesh(mesh: Mesh) -> Mesh:
+    """`mesh` with every axis `AxisType.Auto`: the compiler places the collectives (as `fit`
+    uses it; `jax.make_mesh` builds Explicit axes)."""
+    return Mesh(mesh.devices, mesh.axis_names, axis_types=(AxisType.Auto,) * len(mesh.axis_names))
+
+
+def local_shards(mesh: Mesh) -> int:
+    """How many positions of `mesh`'s "data" axis hold a device of this process."""
+    if DATA_AXIS not in mesh.axis_names:
+        raise ValueError(f"mesh has axes {mesh.axis_names}; datasets are split over an axis "
+                         f"named {DATA_AXIS!r}, e.g. jax.make_mesh((jax.device_count(),), "
+                         "('data',))")
+    devices = np.moveaxis(mesh.devices, mesh.axis_names.index(DATA_AXIS), 0)
+    here = jax.process_index()
+    return sum(any(d.process_index == here for d in row)
+               for row in devices.reshape(len(devices), -1))
 
 
 def _mix32(x: Array) -> Array:
@@ -155,6 +222,34 @@ def take(data: Dataset, idx: Array, sharding: Any = None) -> Dataset:
     """The examples at `idx` from every array of `data` (a gather on the device), split over
     `sharding`'s devices when one is given."""
     return split(jax.tree.map(lambda a: a[idx], data), sharding)
+
+
+def shard_orders(key: Array, num_shards: int, n_local: int) -> Array:
+    """(num_shards, n_local) int32: row s is data shard s's own examples (indices into the
+    shard) in the order drawn from `fold_in(key, s)`."""
+    return jax.vmap(lambda s: epoch_permutation(jax.random.fold_in(key, s), n_local))(
+        jnp.arange(num_shards))
+
+
+def split_shard_batches(orders: Array, batch_size: int) -> tuple[Array, Array]:
+    """Full batches `(steps, D, b / D)` of the D shards' `orders` (D, n_local), each taking its
+    shard's next b / D, and the last partial batch `(D, n_local % (b / D))`."""
+    num_shards, n_local = orders.shape
+    per_shard = batch_size // num_shards
+    steps = n_local // per_shard
+    full = orders[:, : steps * per_shard].reshape(num_shards, steps, per_shard)
+    return full.transpose(1, 0, 2), orders[:, steps * per_shard:]
+
+
+def take_local(data: Dataset, idx: Array, mesh: Mesh) -> Dataset:
+    """Shard s's examples at its own indices `idx[s]` (idx: (D, k)): a batch (D * k, ...) split
+    over `mesh`'s "data" axis, shard s's k examples on shard s. Each device gathers from its
+    own rows (`jax.shard_map`), so no example moves between devices."""
+    def gather(local: Dataset, i: Array) -> Dataset:
+        return jax.tree.map(lambda a: a[i[0]], local)
+
+    spec = PartitionSpec(DATA_AXIS)
+    return jax.shard_map(gather, mesh=mesh, in_specs=(spec, spec), out_specs=spec)(data, idx)
 
 
 def split(batch: Dataset, sharding: Any = None) -> Dataset:
