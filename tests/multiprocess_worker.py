@@ -14,7 +14,8 @@ With CHECKPOINT_DIR, every process checkpoints both runs (in CHECKPOINT_DIR/rep 
 epochs, then the same processes resume to 3. BUSY_DIR is a folder that the test holds the lock
 of: `checkpoint.lock` must refuse it in every process, process 0's error shared with the
 others. Last, float images with a nan in example 417 (the second half's) must be refused in
-every process, and with several processes so must a share passed as it is (numpy arrays).
+every process, and with several processes so must shares of different sizes and a share
+passed as it is (numpy arrays).
 Each process writes its params, history (less epoch_seconds) and the errors it met to
 OUT-<process id>.npz.
 """
@@ -89,6 +90,11 @@ def main(argv: list[str]) -> None:
             (floats[mine], y[:800][mine]), mesh), epochs=1, **kw)
     except ValueError as err:
         found["nan"] = str(err)
+    if num_processes > 1:  # shares of 400 and 401 examples
+        try:
+            batches.from_process_shares((X[:400 + process_id], y[:400 + process_id]), mesh)
+        except ValueError as err:
+            found["sizes"] = str(err)
     if num_processes > 1:  # a share passed as it is: not the same data in every process
         try:
             train.fit(loss, params, optimizer, (X[:800][mine], y[:800][mine]), epochs=1, **kw)

@@ -116,6 +116,10 @@ def test_two_processes_train_and_resume_as_one_process_with_two_devices(tmp_path
     assert str(second.pop("nan")) == nan.format(" (in process 1's share)")
     assert str(two_run.pop("nan")) == ("train holds non-finite values in the share of "
                                        "process(es) [1] (the error there names it)")
+    sizes = ("train: the processes hold shares of different sizes (process 0: 400, process 1: "
+             "401 examples); every process must pass the same number of examples (e.g. "
+             "fashion_mnist.load(..., drop_remainder=True))")
+    assert str(two_run.pop("sizes")) == str(second.pop("sizes")) == sizes
     whole = str(two_run.pop("whole"))  # a share passed as it is, each process its own half
     assert whole == str(second.pop("whole"))
     assert re.fullmatch(r"train differs between the processes \(examples and CRC-32 in each: "
