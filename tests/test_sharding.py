@@ -19,7 +19,7 @@ CHILD = r"""
 import json, re, tempfile
 import jax, numpy as np, optax
 from jax.sharding import AxisType, Mesh, NamedSharding, PartitionSpec
-from jaxhw import checkpoint, fit_checks, train
+from jaxhw import checkpoint, fit_checks, sweep, train
 from jaxhw.data import batches
 from jaxhw.models import concise_mlp, mlp
 from jaxhw.nn.losses import cross_entropy
@@ -91,6 +91,9 @@ shares = batches.from_process_shares((X[:160], y[:160]), mesh)
 ckpt = tempfile.mkdtemp()
 sh, sh_hist, _ = train.fit(loss, params, opt, shares, (X[163:], y[163:]), mesh=mesh,
                            checkpoint_dir=ckpt, **kw)
+# Two stacked models over the same shares (fit_many goes through fit): each as the lone fit.
+many = sweep.fit_many(loss, sweep.replicate(params, 2), opt, shares, (X[163:], y[163:]),
+                      mesh=mesh, **kw)
 perm = jax.jit(batches.epoch_permutation, static_argnums=1)
 
 
@@ -145,6 +148,8 @@ out["shares"] = {
     "val_acc": sh_hist["val_acc"].tolist(),
     "replicated": all(a.sharding.is_fully_replicated and len(a.sharding.device_set) == 4
                       for a in jax.tree.leaves(sh)),
+    "many_diff": max(diff(jax.tree.map(lambda a, i=i: a[i], many.params), sh) for i in (0, 1)),
+    "many_loss_shape": list(many.history["batch_loss"].shape),
     "orders": orders,
     "collectives": re.findall(r"= (.*?) (all-reduce|all-gather|all-to-all|collective-permute|"
                               r"reduce-scatter)(?:-start)?\(", hlo),
@@ -260,6 +265,10 @@ def test_split_training_data_trains_as_the_steps_by_hand(four_devices):
     assert shares["loss_diff"] < 1e-5
     assert shares["replicated"]
     assert shares["val_acc"][-1] > 0.6
+    # fit_many over the same shares: each of two models is the lone fit, up to the rounding of
+    # vmapped products (as test_sweep's lone-fit comparisons): within 1e-5.
+    assert shares["many_diff"] < 1e-5
+    assert shares["many_loss_shape"] == [2, 3, 7]
     # Nothing moves but the gradients and the validation sums: every collective of the epoch
     # is an all-reduce of parameter-shaped arrays or scalars (a batch gathered across the
     # devices would add f32[24,6] and s32[24] all-reduces, the examples' and their indices').
