@@ -16,6 +16,7 @@ out_dir = "results/2.2-exercises"  # where metrics.json goes
 
 # %%
 import tempfile
+import textwrap
 import time
 from pathlib import Path
 
@@ -94,7 +95,8 @@ print(target_error)
 inputs, targets = split_target(penguins.dropna(subset=["body_mass_g"]), "body_mass_g")
 encoded = preprocess_inputs(inputs)
 X, y = to_arrays(encoded, targets)
-print("X:", X.shape, X.dtype, "; y:", y.shape, "; features:", list(encoded.columns))
+print("X:", X.shape, X.dtype, "; y:", y.shape)
+print(textwrap.fill("features: " + ", ".join(encoded.columns), 100))
 answers["1"] = {"shapes": {name: list(frame.shape) for name, frame in tables.items()},
                 "missing": missing, "raw_rows_missing_without_comments": without_comments,
                 "kinds": kinds, "kind_fractions": kind_fractions,
@@ -236,13 +238,13 @@ bytes_per_row = largest["memory_mib"] * MiB / largest["rows"]
 compact_bytes_per_row = largest["compact_memory_mib"] * MiB / largest["rows"]
 seconds_per_gib = largest["read_cpu_s"] / (largest["file_mib"] / 1024)
 estimates = {}
+print("rows that fit in a third of the memory (leaving room for copies):")
 for machine, gib in [("laptop, 16 GiB", 16), ("server, 1 TiB", 1024)]:
     usable = gib * 2**30 / 3  # leave room for the copies that processing makes
     estimates[machine] = {"rows_default": usable / bytes_per_row,
                           "rows_compact": usable / compact_bytes_per_row}
-    print(f"{machine}: about {usable / bytes_per_row / 1e6:,.0f} million rows with pandas' "
-          f"default types, {usable / compact_bytes_per_row / 1e6:,.0f} million with compact "
-          f"ones (a third of the memory, leaving room for copies)")
+    print(f"  {machine}: about {usable / bytes_per_row / 1e6:,.0f} million with pandas' "
+          f"default types, {usable / compact_bytes_per_row / 1e6:,.0f} million with compact ones")
 print(f"bytes per row: {bytes_per_row:.0f} default, {compact_bytes_per_row:.0f} compact; "
       f"CSV bytes per row: {largest['file_mib'] * MiB / largest['rows']:.0f}")
 print(f"reading speed: {seconds_per_gib:.1f} CPU seconds per GiB of CSV "

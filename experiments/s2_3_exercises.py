@@ -13,6 +13,8 @@ seed = 0  # PRNG seed for the random matrices
 out_dir = "results/2.3-exercises"  # where metrics.json goes
 
 # %%
+import textwrap
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -267,7 +269,7 @@ try:
     jnp.linalg.norm(T, ord=2)
 except ValueError as err:
     ord_error = f"ValueError: {err}"
-print("ord=2 without axis:", ord_error)
+print(textwrap.fill(f"ord=2 without axis: {ord_error}", 100))
 
 # %% [markdown]
 # Both sides are float32 sums of 24 and 120 squares; their rounding differs by at most a few

@@ -15,6 +15,7 @@ out_dir = "results/3.2-exercises"  # where metrics.json goes
 # %%
 import dataclasses
 import inspect
+import textwrap
 from pathlib import Path
 
 import jax
@@ -52,20 +53,31 @@ for role, obj in roles.items():
     path = Path(inspect.getsourcefile(obj)).relative_to(ROOT).as_posix()
     line = inspect.getsourcelines(obj)[1]
     locations[role] = f"{path}:{line}"
-    summary = inspect.getdoc(obj).splitlines()[0]
-    print(f"{role}: {obj.__module__}.{obj.__qualname__}, {path}:{line}\n    {summary}")
+    summary = " ".join(inspect.getdoc(obj).split("\n\n")[0].split())  # the first paragraph
+    print(f"{role}: {obj.__module__}.{obj.__qualname__}, {path}:{line}")
+    print(textwrap.fill(summary, 100, initial_indent="    ", subsequent_indent="    "))
 module_lines = {path: len((ROOT / path).read_text().splitlines())
                 for path in sorted({loc.split(":")[0] for loc in locations.values()})}
 answers["1"] = {"locations": locations, "module_lines": module_lines,
                 "classes": sorted(role for role, obj in roles.items() if inspect.isclass(obj))}
-print(f"\nlines per module: {module_lines}")
+print("\nlines per module:")
+for path, count in module_lines.items():
+    print(f"  {path:28s} {count:4d}")
 
 # %% [markdown]
-# `help` shows a function's signature and docstring, the first place to look before reading
-# the source (`inspect.getsource(train.fit)` prints that):
+# `help(train.fit)` shows a function's signature and docstring, the first place to look before
+# reading the source (`inspect.getsource(train.fit)` prints that). The same two, with one
+# argument per line:
 
 # %%
-help(train.fit)
+signature = inspect.signature(train.fit)
+arguments = [str(parameter) for parameter in signature.parameters.values()]
+first_keyword = [parameter.kind for parameter in signature.parameters.values()].index(
+    inspect.Parameter.KEYWORD_ONLY)
+arguments.insert(first_keyword, "*")  # the arguments after it are passed by name only
+print("fit(\n" + "".join(f"    {argument},\n" for argument in arguments)
+      + f") -> {signature.return_annotation}\n")
+print(inspect.getdoc(train.fit))
 
 # %% [markdown]
 # <details><summary>Answer</summary>
@@ -191,7 +203,9 @@ params = linear.init(jax.random.key(run.seed), num_inputs=2)
 state = optax.inject_hyperparams(optax.sgd)(learning_rate=config.lr).init(params)
 print(f"Config fields: {[f.name for f in dataclasses.fields(Config)]}; {config}")
 print(f"optax.sgd({config.lr}) closes over step_size = {find(sgd_description, 'step_size')}")
-print(f"supervised_loss(linear.apply, squared_loss) closes over: {loss_description['closure']}")
+print("supervised_loss(linear.apply, squared_loss) closes over:")
+for name, value in loss_description["closure"].items():
+    print(f"  {name}: {value}")
 print(f"inject_hyperparams(optax.sgd) state: {state.hyperparams}")
 answers["2"].update({
     "config_fields": [f.name for f in dataclasses.fields(Config)],

@@ -14,6 +14,8 @@ out_dir = "results/3.4-exercises"  # where the figures and metrics.json go
 
 # %%
 import math
+import textwrap
+import warnings
 
 import jax
 import jax.numpy as jnp
@@ -47,6 +49,26 @@ def errors(params, batch):
     """|w - w_true| and |b - b_true| as metrics (they read only the params, not the batch)."""
     return {"w_error": jnp.linalg.norm(params["w"][:, 0] - TRUE_W),
             "b_error": jnp.abs(params["b"][0] - TRUE_B)}
+
+
+def fit_many_noted(*args, **kwargs):
+    """`sweep.fit_many`, and its warnings as short notes (which models diverged, in which epoch,
+    the first advice) instead of the full text: (result, notes)."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = sweep.fit_many(*args, **kwargs)
+    notes = []
+    for warning in caught:
+        message = str(warning.message)
+        head, _, causes = message.partition(". Likely causes, most likely first: ")
+        if " training diverged in epoch " not in head:
+            notes.append(f"warning: {message}")
+            continue
+        models, _, rest = head.partition(": training diverged in epoch ")
+        advice = causes.split("; or ")[0].split("): ")[-1]
+        notes.append(f"fit_many warned: {models} diverged in epoch {rest.split()[0]}; its advice: "
+                     f"{advice}")
+    return result, notes
 
 
 # %% [markdown]
@@ -287,7 +309,7 @@ answers["3"].update({"T_true": T_TRUE, "T_fit": T_fit, "T_standard_error": float
                      "loss_by_epoch": planck.history["train_loss"],
                      "log_form_vs_si_max_difference": float(consistent)})
 print(f"fitted T = {T_fit:.1f} K (true {T_TRUE:.0f} K; standard error from the noise "
-      f"{T_se:.1f} K); loss after epochs 1, 10, 50: "
+      f"{T_se:.1f} K);\nloss after epochs 1, 10, 50: "
       f"{np.array2string(planck.history['train_loss'][[0, 9, 49]], precision=6)}")
 print(f"log form against log of the SI form at 5000 K: largest difference {consistent:.1e}")
 
@@ -370,7 +392,7 @@ answers["4"] = {
 print(f"Hessian:\n{np.round(hessian, 4)}\nlargest difference from XᵀX/n: "
       f"{answers['4']['hessian_vs_formula']:.1e}; HVP against H v: "
       f"{answers['4']['hvp_vs_hessian_times_v']:.1e}")
-print(f"one Newton step from 0: {np.round(newton, 5)}; least squares: {np.round(lstsq, 5)}; "
+print(f"one Newton step from 0: {np.round(newton, 5)}; least squares: {np.round(lstsq, 5)};\n"
       f"loss after it {after_newton:.3e} (the noise alone gives 0.01²/2 = 5e-05)")
 print(f"largest eigenvalue {answers['4']['largest_eigenvalue']:.3f}, so gradient descent is "
       f"stable below lr 2 / {answers['4']['largest_eigenvalue']:.3f} = "
@@ -450,7 +472,9 @@ except ValueError as err:
 print(f"y_hat {list(y_hat.shape)} - y {list(flat_train[1].shape)} -> {difference_shape}")
 print(f"loss of the trained model: with reshape {right:.3e}, without {wrong:.3f} "
       f"(var(y) = {np.var(flat_train[1]):.3f})")
-print(f"jaxhw's squared_loss with 999 labels for 1000 predictions: ValueError: {size_error}")
+print("jaxhw's squared_loss with 999 labels for 1000 predictions:")
+print(textwrap.fill(f"ValueError: {size_error}", 100, initial_indent="  ",
+                    subsequent_indent="  "))
 
 # %% [markdown]
 # Which parameters the unreshaped loss prefers: the trained model above, or a constant that
@@ -496,10 +520,12 @@ print(f"unreshaped loss: at the trained w, b {at_trained:.3f}; at w = 0, b = mea
 # %%
 learning_rates = [0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 2.0]
 book_start = {"w": 0.01 * draws[0].astype(np.float32), "b": np.zeros(1, np.float32)}  # ex. 1's
-grid = sweep.fit_many(loss, sweep.replicate(book_start, len(learning_rates)),
-                      optax.inject_hyperparams(optax.sgd)(learning_rate=0.1), train_data,
-                      val_data, key=fit_key, learning_rates=learning_rates, epochs=30,
-                      batch_size=BATCH_SIZE, progress=False)
+grid, grid_notes = fit_many_noted(
+    loss, sweep.replicate(book_start, len(learning_rates)),
+    optax.inject_hyperparams(optax.sgd)(learning_rate=0.1), train_data, val_data, key=fit_key,
+    learning_rates=learning_rates, epochs=30, batch_size=BATCH_SIZE, progress=False)
+for note in grid_notes:
+    print(textwrap.fill(note, 100, subsequent_indent="  "))
 
 # %%
 val = grid.history["val_loss"]
@@ -525,7 +551,7 @@ run.show(ax.figure, "ex6_learning_rates.png")
 # each step up cuts the epochs needed to reach twice the noise floor (printed: from more than
 # 30 at 0.003 to 1 at 0.3). At 1.0 it still converges but settles a little above the others
 # (the mean of its last 10 epochs): each step overshoots and the minibatch noise keeps it
-# jittering. At 2.0 it diverges (`fit_many` warns), as exercise 4's curvature predicts:
+# jittering. At 2.0 it diverges (`fit_many` warns, printed), as exercise 4's curvature predicts:
 # gradient descent on the full batch is stable below $2/\lambda_{\max} \approx 1.9$ (printed
 # there), and SGD converged at 1.0 and diverged at 2.0, on either side of that bound.
 #
@@ -565,10 +591,10 @@ answers["7"] = {"steps_per_epoch": n_steps, "last_batch_size": 1000 - 32 * (n_st
                 "last_batch_samples": int(settled[..., -1].size),
                 "spread_ratio": spread["last_batch_of_8"] / spread["full_batches_of_32"]}
 print(f"history['batch_loss'] {list(seed_runs.history['batch_loss'].shape)} (models, epochs, "
-      f"steps): {n_steps} steps per epoch = ceil(1000 / 32), the last on "
+      f"steps):\n{n_steps} steps per epoch = ceil(1000 / 32), the last on "
       f"{answers['7']['last_batch_size']} examples; drop_last would take {1000 // 32} steps on "
       f"{32 * (1000 // 32)} examples")
-print(f"relative spread of the converged minibatch losses: batches of 32 "
+print(f"relative spread of the converged minibatch losses:\n  batches of 32 "
       f"{spread['full_batches_of_32']:.3f} (√(2/32) = 0.250), the last batch of 8 "
       f"{spread['last_batch_of_8']:.3f} (√(2/8) = 0.500); ratio "
       f"{answers['7']['spread_ratio']:.2f}")
@@ -622,12 +648,15 @@ losses = {"squared": loss, "absolute": train.supervised_loss(linear.apply, absol
 robust = {}
 for data_name, data in datasets.items():
     for loss_name, loss_fn in losses.items():
-        params = sweep.fit_many(loss_fn, seed_stack, sgd_01, data, key=fit_keys, epochs=10,
-                                batch_size=BATCH_SIZE, progress=False).params
+        fitted, notes = fit_many_noted(loss_fn, seed_stack, sgd_01, data, key=fit_keys,
+                                       epochs=10, batch_size=BATCH_SIZE, progress=False)
+        params = fitted.params
         w_err = np.linalg.norm(np.asarray(params["w"][..., 0]) - TRUE_W, axis=1)
         robust[f"{data_name}, {loss_name}"] = w_err
         print(f"{data_name:>12}, {loss_name:>13}: |w error| over {num_seeds} seeds: median "
               f"{np.median(w_err):.4f}, mean {w_err.mean():.4f}, max {w_err.max():.4f}")
+        for note in notes:
+            print(textwrap.fill(note, 100, initial_indent="    ", subsequent_indent="      "))
 summary = {k: {"median": float(np.median(v)), "mean": float(v.mean()), "max": float(v.max())}
            for k, v in robust.items()}
 answers["8.1"] = {k: summary[k] for k in summary if k.startswith("clean")}
@@ -656,12 +685,12 @@ run.show(fig, "ex8_losses.png")
 # outlier has a gradient of about $10000/32 \cdot \mathbf{x}_5$, so one step at lr 0.1 moves
 # w by about $31\,\mathbf{x}_5$, and the remaining steps of the epoch only partly undo it:
 # where w ends depends on how late in the last epoch the outlier came (the wide spread of its
-# row). `fit_many` warns about these runs because their training loss, dominated by the
-# outlier's own $10000^2/2$, is more than 10 times the first minibatch's; the warning's "check
-# the loss and the data" is the right reading here. The absolute loss hardly notices: the
-# outlier contributes $\pm \mathbf{x}_5/32$ like any other example, and its row is close to
-# its clean row. Its minimiser moves only as a median does (3.1's exercise 1.3): by one rank,
-# not by the outlier's size.
+# row). `fit_many` warns about these runs (printed under their row): their training loss,
+# dominated by the outlier's own $10000^2/2$, rose more than 10 times above the run's lowest
+# level, and its advice, to look for bad examples first, is the right reading here. The
+# absolute loss hardly notices: the outlier contributes $\pm \mathbf{x}_5/32$ like any other
+# example, and its row is close to its clean row. Its minimiser moves only as a median does
+# (3.1's exercise 1.3): by one rank, not by the outlier's size.
 #
 # </details>
 

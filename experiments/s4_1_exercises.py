@@ -382,7 +382,8 @@ float32_gap = np.logaddexp(gap_a, np.float32(0.0)) - gap_a
 ax = plot(gap_a, [exact_gap, np.where(float32_gap > 0, float32_gap, np.nan), np.exp(-gap_a)],
           "a - b", "RealSoftMax(a, b) - max(a, b)",
           legend=["log(1 + exp(-(a - b)))", "logaddexp in float32", "exp(-(a - b))"],
-          yscale="log", fmts=("-", "m--", "g:"), figsize=(4.5, 3))
+          yscale="log", fmts=("-", "m--", "g:"), figsize=(4.5, 3),
+          title="RealSoftMax(a, b) - max(a, b) against a - b")
 run.show(ax.figure, "realsoftmax_gap.png")
 gap_at = {int(v): float(np.log1p(np.exp(-np.float64(v)))) for v in (0, 1, 5, 10, 20)}
 print("log(1 + exp(-a)) at a = 0, 1, 5, 10, 20:", {k: f"{v:.3e}" for k, v in gap_at.items()})
@@ -442,7 +443,8 @@ print("at lambda =", lambdas.tolist())
 ax = plot(lambdas, [np.where(g > 0, g, np.nan) for g in scaled_gaps.values()]
           + [math.log(2) / lambdas], "lambda", "gap to max(a, b)",
           legend=[*scaled_gaps, "log(2) / lambda"], xscale="log", yscale="log",
-          fmts=("o-", "s--", "^-.", "k:"), figsize=(4.5, 3))
+          fmts=("o-", "s--", "^-.", "k:"), figsize=(4.5, 3),
+          title="the scaled gap shrinks as lambda grows")
 run.show(ax.figure, "scaled_realsoftmax.png")
 # rounding: each gap is a float32 difference of numbers near max(a, b) <= 1 in size
 within_bound = all(bool((g <= math.log(2) / lambdas + 4 * EPS32).all())
@@ -693,8 +695,10 @@ stable, by_jax, naive_grads, stable_grads, softmaxes = map(np.asarray, stable_ch
 relative_errors = np.abs(stable - exact) / np.abs(exact)
 for name, s, j, r in zip(case_names, stable, by_jax, relative_errors, strict=True):
     print(f"{name:38s} stable = {s:9.4f}, jax.nn.logsumexp = {j:9.4f}, relative error {r:.1e}")
-print("gradient at [100, 101, 102], naive:", naive_grads[1], " stable:", stable_grads[1],
-      " softmax:", softmaxes[1])
+print("gradient at [100, 101, 102]:")
+for name, gradient in (("naive", naive_grads[1]), ("stable", stable_grads[1]),
+                       ("softmax", softmaxes[1])):
+    print(f"  {name:8s}", gradient)
 answers["6.4"] = {"stable": stable, "jax_logsumexp": by_jax, "relative_error": relative_errors,
                   "naive_gradient_large": naive_grads[1], "stable_gradient_large":
                   stable_grads[1], "softmax_large": softmaxes[1]}
@@ -744,8 +748,8 @@ answers["7.1"] = temperature_error
 #
 # $$Q(i) = \frac{(P(i) / P_{\max})^\alpha}{\sum_j (P(j) / P_{\max})^\alpha} .$$
 #
-# Every ratio below 1 goes to 0 when raised to $\alpha \to \infty$; the ratios equal to 1 stay
-# 1. So $Q$ tends to the uniform distribution over the most likely classes: the one-hot vector
+# Every ratio below 1 goes to 0 when raised to $\alpha \to \infty$; the ratios equal to 1
+# stay 1. So $Q$ tends to the uniform distribution over the most likely classes: the one-hot vector
 # of the argmax when it is unique ("hardmax", greedy decoding). The check computes $Q$ in this
 # divided form (so nothing underflows before the division) and measures its total-variation
 # distance to the one-hot argmax as $\alpha$ grows.
@@ -768,7 +772,7 @@ answers["7.2"] = {"alphas": alphas_cold, "tv_to_argmax": tv_cold, "argmax": int(
 # %% [markdown]
 # <details><summary>Answer</summary>
 #
-# Temperature $\to \infty$ means $\alpha \to 0$. For every class with $P(i) > 0$,
+# Temperature $T / \alpha \to \infty$ means $\alpha \to 0$. For every class with $P(i) > 0$,
 # $P(i)^\alpha = \exp(\alpha \log P(i)) \to 1$, while $0^\alpha = 0$ for all $\alpha > 0$. So $Q$
 # tends to the uniform distribution over the support of $P$: all information about which
 # classes are likelier is lost, only which are possible stays. For a softmax (no zero entries)
@@ -789,7 +793,8 @@ print(f"with P(0) = P(1) = 0, at alpha = {alphas_hot[-1]:g}: Q =", np.round(Q_su
 ax = plot(np.arange(q), [P, Q_cold[3], Q_hot[2]], "class", "probability",
           legend=["P (alpha = 1)", f"alpha = {alphas_cold[3]:g} (T / 10)",
                   f"alpha = {alphas_hot[2]:g} (10 T)"],
-          fmts=("o-", "s--", "^:"), figsize=(4.5, 3))
+          fmts=("o-", "s--", "^:"), figsize=(4.5, 3),
+          title="Q(i) proportional to P(i)^alpha")
 run.show(ax.figure, "temperature.png")
 answers["7.3"] = {"alphas": alphas_hot, "max_abs_from_uniform": max_from_uniform,
                   "support_q_last": Q_support[-1]}

@@ -14,8 +14,11 @@ out_dir = "results/4.2-exercises"  # where the figure and metrics.json go
 # %%
 import cProfile
 import io
+import logging
+import logging.handlers
 import pstats
 import re
+import textwrap
 import time
 
 import jax
@@ -86,6 +89,10 @@ def time_source_best(source, batch_size: int, seed: int, records: int, tries: in
                for t in range(tries))
 
 
+# tfds logs through absl's logger: while this cell times, its messages are kept, then printed
+absl_logger, kept = logging.getLogger("absl"), logging.handlers.BufferingHandler(capacity=100)
+absl_logger.addHandler(kept)
+absl_logger.propagate = False
 batch_sizes = [1, 64, 256] if run.quick else [1, 4, 16, 64, 256, 1024]
 read_s = {"data source": [], "host arrays": [], "device arrays": []}
 for batch_size in batch_sizes:
@@ -95,6 +102,10 @@ for batch_size in batch_sizes:
                                                 max_batches=max(1, 16384 // batch_size)))
     read_s["device arrays"].append(pass_timing.time_device_pass(
         images, labels, batch_size, run.seed, repeats=3)["pass_s"])
+absl_logger.removeHandler(kept)
+absl_logger.propagate = True
+for record in kept.buffer:
+    print(textwrap.fill(f"tfds logged {record.levelname}: {record.getMessage()}", 100))
 print("seconds per pass over 60,000 images")
 print(f"{'batch size':>10s}" + "".join(f"{name:>15s}" for name in read_s))
 for i, batch_size in enumerate(batch_sizes):
@@ -221,7 +232,7 @@ answers["2"]["profile_shares"] = {k: v for k, v in list(shares.items())[:8]}
 #   on the device once and gathers each batch in its `lax.scan` (the "device arrays" column):
 #   far below the training epoch, so the model sets the pace again.
 # - **Larger batches** cut the per-batch overhead (Exercise 1), up to what the optimiser wants.
-# - **A faster decoder.** tfds itself warns, in the output of the first timing cell, that it
+# - **A faster decoder.** tfds itself logs, in the output of the first timing cell, that it
 #   decodes with PIL because OpenCV is not installed, and that OpenCV is faster; that would
 #   shrink the largest share of the profile, but not the per-record overhead (not tried here).
 # - **Parallel and ahead-of-time reading** (the `num_workers` of PyTorch's `DataLoader`,

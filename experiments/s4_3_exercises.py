@@ -286,8 +286,9 @@ to_shirt = int((bayes10[changed] == shirt).sum())
 print(f"decisions changed: {int(changed.sum())} of {N}, {to_shirt} of them to shirt")
 for rule, v in fashion.items():
     print(f"{rule:6s}: mean cost on the validation labels {v['mean_cost']:.4f} (expected under "
-          f"the model {v['expected_cost_under_model']:.4f}), accuracy {v['accuracy']:.4f}, "
-          f"says shirt {v['says_shirt']} times, shirt recall {v['shirt_recall']:.3f}")
+          f"the model {v['expected_cost_under_model']:.4f}),\n        accuracy "
+          f"{v['accuracy']:.4f}, says shirt {v['says_shirt']} times, shirt recall "
+          f"{v['shirt_recall']:.3f}")
 answers["3"].update(fashion_changed=int(changed.sum()), fashion_changed_to_shirt=to_shirt,
                     fashion=fashion)
 

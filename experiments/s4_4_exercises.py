@@ -259,8 +259,9 @@ losses_at_start = jax.device_get(jax.jit(lambda p, batch: {
     "book (indexing)": book_cross_entropy(book_softmax(apply(p, batch[0])), batch[1]),
     "fused (logits)": fused_loss(p, batch)})(params0, first))
 losses_at_start = {k: float(v) for k, v in losses_at_start.items()}
-print("the three losses on the first 256 validation images at the initial weights:",
-      {k: round(v, 6) for k, v in losses_at_start.items()})
+print("the three losses on the first 256 validation images at the initial weights:")
+for name, value in losses_at_start.items():
+    print(f"  {name:16s} {value:.6f}")
 
 # %%
 definition_fit = train.fit(definition_loss, params0, optax.sgd(0.1), train_data, val_data,
@@ -405,7 +406,9 @@ careful["grad label 0"] = jax.jit(lambda o, y, Y: {
 print("probabilities", careful["probabilities"])
 for k in ("label 0", "label 2"):
     print(k + ":\n  " + "\n  ".join(f"{name:32s} {v}" for name, v in careful[k].items()))
-print("gradient with respect to the logits, label 0:", careful["grad label 0"])
+print("gradient with respect to the logits, label 0:")
+for name, grad in careful["grad label 0"].items():
+    print(f"  {name:32s} {np.asarray(grad)}")
 answers["2.4"] = careful
 
 # %% [markdown]
@@ -599,11 +602,11 @@ run.show(fig, "learning_rate.png")
 # best rate the training loss stays close to the validation loss: a linear model on 60,000
 # images hardly overfits, so the learning rate decides how well the optimisation goes, not
 # the generalisation gap. Above it the final weights are one sample of a jumpy trajectory:
-# the validation loss scatters between seeds (wide error bars) and lies above the training
-# loss averaged over the epoch. The accuracy suffers far less than the loss there: large steps
-# make the weights large and the predictions overconfident, and cross-entropy punishes
-# confident mistakes heavily. Below the largest rates the seeds' spread is small next to the
-# differences between rates.
+# the validation loss scatters between seeds (wide error bars) and need not match the
+# training loss averaged over the epoch (compare the printed columns). The accuracy suffers
+# far less than the loss there: large steps make the weights large and the predictions
+# overconfident, and cross-entropy punishes confident mistakes heavily. Below the largest
+# rates the seeds' spread is small next to the differences between rates.
 #
 # </details>
 

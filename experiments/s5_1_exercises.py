@@ -311,8 +311,8 @@ fig.tight_layout()
 run.show(fig, "piecewise_linear.png")
 for name, c in cpwl.items():
     changes = ", ".join(f"{k}: {d:.2e}" for k, d in c["largest_change_by_spacing"].items())
-    print(f"{name}: max |f''| = {c['max_abs_second_derivative']}, {c['pieces']} pieces; "
-          f"largest change between neighbours at spacing {changes}")
+    print(f"{name}: max |f''| = {c['max_abs_second_derivative']}, {c['pieces']} pieces;\n"
+          f"    largest change between neighbours at spacing {changes}")
 answers["4"] = cpwl
 
 # %% [markdown]
@@ -536,9 +536,10 @@ deep_params = jax.tree.map(jnp.float32, random_mlp(
 X_deep, y_deep = rng.standard_normal((128, width)), rng.standard_normal((128, 1))
 layer_norms = {name: norms.tolist() for name, norms in layer_gradient_norms(
     deep_params, jnp.asarray(X_deep, jnp.float32), jnp.asarray(y_deep, jnp.float32)).items()}
+print(f"||dL/dW_k||, k = 1 (input side) .. {num_hidden_layers + 1} (output):")
 for name, norms in layer_norms.items():
-    print(f"{name:7s} ||dL/dW_k||, k = 1 (input side) .. {num_hidden_layers + 1} (output): "
-          + " ".join(f"{g:.1e}" for g in norms) + f"; first / last {norms[0] / norms[-1]:.1e}")
+    print(f"  {name:7s} " + " ".join(f"{g:.1e}" for g in norms))
+print("first / last:", {name: f"{norms[0] / norms[-1]:.1e}" for name, norms in layer_norms.items()})
 
 # %%
 fig, (ax_chain, ax_mlp) = plt.subplots(1, 2, figsize=(10, 3.4))

@@ -402,7 +402,7 @@ print(f"best: hidden {winner['num_hiddens']}, lr {winner['lr']:.3f}, {rung_epoch
 if 0.1 in lrs:
     book_setting = float(lr_acc[lrs.index(0.1), -1])
     print(f"the book's setting (256 units, lr 0.1, {lr_epochs} epochs, exercise 4): val acc "
-          f"{book_setting:.4f}; the winner's test acc differs by "
+          f"{book_setting:.4f};\n  the winner's test acc differs by "
           f"{winner_test['acc'] - book_setting:+.4f} (seed spread "
           f"± {final_acc(shallow).std(ddof=1):.4f})")
 print(f"cost: {trained} model-epochs of {len(search_train_idx)} images in "
@@ -541,7 +541,7 @@ for width in speed_widths:
     print(f"width {width:5d}: scratch {speed['scratch'][-1]:.3f} s/epoch, concise "
           f"{speed['concise'][-1]:.3f} s/epoch: ratio {ratio:.2f}, "
           f"{'inside' if 1 / noise <= ratio <= noise else 'outside'} the spread of one "
-          f"model's own epochs ({noise:.2f}x); first epoch, with compiling: "
+          f"model's own epochs ({noise:.2f}x);\n  first epoch, with compiling (scratch / concise): "
           f"{speed['first_epoch']['scratch'][-1]:.2f} / "
           f"{speed['first_epoch']['concise'][-1]:.2f} s")
 
@@ -556,8 +556,8 @@ def primitives(apply, params) -> list[str]:
 
 scratch_ops = primitives(mlp.apply, speed_params[256]["scratch"])
 concise_ops = primitives(concise_mlp.apply, speed_params[256]["concise"])
-print("scratch:", scratch_ops)
-print("concise:", concise_ops)
+print("scratch:", ", ".join(scratch_ops))
+print("concise:", ", ".join(concise_ops))
 speed.update({"scratch_primitives": scratch_ops, "concise_primitives": concise_ops,
               "scratch_matmuls": scratch_ops.count("dot_general"),
               "concise_matmuls": concise_ops.count("dot_general")})

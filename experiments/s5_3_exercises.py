@@ -417,15 +417,15 @@ answers["4"] = second
 # %% [markdown]
 # <details><summary>What the check shows</summary>
 #
-# Each derivative's jaxpr is about twice the size of the function it differentiates: the
-# gradient's is about twice the objective's, the Hessian–vector product's about twice the
-# gradient's. The Hessian–vector product takes a small multiple of a gradient's time, while
-# the full Hessian of these 160 parameters takes the printed multiple, since it computes all
+# Each derivative's jaxpr is about twice the size of the function it differentiates: the gradient's
+# is about twice the objective's, the Hessian–vector product's about twice the gradient's. The
+# Hessian–vector product takes about a gradient's time, at most a small multiple of it (printed),
+# while the full Hessian of these 160 parameters takes the printed multiple, since it computes all
 # $p = 160$ Hessian–vector products, although its jaxpr is not much longer than one product's:
-# `jax.hessian` maps that product over all $p$ directions with `vmap`, so every operation works
-# on $p$ times more numbers, which the operation count does not see but the time does. The
-# product agrees with the full Hessian times $\mathbf{v}$ and the Hessian is symmetric, both to
-# float64 rounding.
+# `jax.hessian` maps that product over all $p$ directions with `vmap`, so every operation works on
+# $p$ times more numbers, which the operation count does not see but the time does. The product
+# agrees with the full Hessian times $\mathbf{v}$ and the Hessian is symmetric, both to float64
+# rounding.
 #
 # </details>
 
