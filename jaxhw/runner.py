@@ -55,11 +55,15 @@ DEFAULT_TIMEOUT = 3600  # seconds one cell may run
 LOCK_NAME = ".runner.lock"  # in OUT: one runner per results folder
 
 # nbconvert's lab page without its <script src="https://cdn..."> tags (require.js, MathJax,
-# mermaid): the report opens offline and never reaches out to the network.
+# mermaid): the report opens offline and never reaches out to the network. Its last CSS rule
+# undoes the lab's `word-break: break-all` on outputs, which broke long lines mid-word.
 _OFFLINE_TEMPLATE = """{%- extends "lab/index.html.j2" -%}
 {%- block html_head_js_requirejs -%}{%- endblock html_head_js_requirejs -%}
 {%- block html_head_js_mathjax -%}{%- endblock html_head_js_mathjax -%}
 {%- block html_head_js_mermaidjs -%}{%- endblock html_head_js_mermaidjs -%}
+{%- block html_head_css -%}
+<style>.jp-OutputArea-output pre { word-break: normal; overflow-wrap: anywhere; }</style>
+{%- endblock html_head_css -%}
 """
 
 
