@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import inspect
+import re
 import warnings
 import zlib
 from collections.abc import Callable, Iterator, Mapping
@@ -29,6 +30,7 @@ from jaxhw.fingerprint import describe
 from jaxhw.models.checks import ParamsError
 
 DATA_AXIS = batches.DATA_AXIS
+_FIGURE = re.compile(r"[-+]?\d+(?:\.\d+)?(?:e[-+]?\d+)?")  # a number in a message
 RISE = 10.0  # an epoch's mean training loss this many times its run's level is divergence
 START_EXAMPLES = 32  # the first minibatch's loss is a level only if it averages this many
 
@@ -439,9 +441,26 @@ def divergence_message(epoch: int, history: Mapping[str, list], new: np.ndarray,
     rise = (" (non-finite)" if not np.isfinite(loss).all() else
             f", above {listed(high)} (the run's lowest level so far is {listed(low)}: the lowest "
             "earlier epoch mean, or the loss at the start)")
-    causes = dict.fromkeys(likely_causes(history, batch_size, m) for m in models)
     return (f"{which}training diverged in epoch {epoch}{rate}: train loss {listed(loss)}{rise}. "
-            f"Likely causes, most likely first: {'; or '.join(causes)}")
+            f"Likely causes, most likely first: {grouped_causes(history, batch_size, models)}")
+
+
+def grouped_causes(history: Mapping[str, list], batch_size: int, models: list) -> str:
+    """`likely_causes` of each model, the models whose causes differ only in their figures
+    said once (with the first one's figures): 16 diverging models give a line, not 16."""
+    if len(models) == 1:
+        return likely_causes(history, batch_size, models[0])
+    groups: dict[str, list] = {}
+    for m in models:
+        text = likely_causes(history, batch_size, m)
+        groups.setdefault(re.sub(_FIGURE, "#", text), []).append((m, text))
+    said = []
+    for members in groups.values():
+        (first, text), others = members[0], [m for m, _ in members[1:]]
+        alike = f"; model(s) {others} alike" if others else ""
+        said.append(f"model(s) {[first] + others}: {text}" if len(groups) > 1 else
+                    f"{text} (model {first}'s figures{alike})")
+    return "; or ".join(said)
 
 
 def warn_each_time(message: str, category: type[Warning] = RuntimeWarning) -> None:

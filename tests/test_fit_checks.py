@@ -8,7 +8,7 @@ import numpy as np
 import optax
 import pytest
 
-from jaxhw import optim, train
+from jaxhw import fit_checks, optim, train
 from jaxhw.models import concise_mlp, mlp, softmax_regression
 from jaxhw.models.checks import ParamsError, check_classification_data
 from jaxhw.nn.losses import cross_entropy
@@ -216,3 +216,28 @@ def test_a_loss_that_is_not_a_scalar_is_named(no_epoch_compiled):
     with pytest.raises(ValueError, match=r"train: the loss must return a float scalar, the mean "
                                          r"over the batch .*; got float32\[16\]"):
         _fit(_images(64), loss=per_example)
+
+
+def test_models_that_diverge_alike_are_told_once():
+    # Four stacked models; 1-3 each carry one outlier minibatch (of different sizes), and in
+    # the second case model 3's epoch is nan: causes that differ only in their figures are
+    # said once, with the first model's figures (3.4's 16-model grid gave ~2,000 characters).
+    first = np.full((4, 8), 1.0, np.float32)
+    second = np.full((4, 8), 0.9, np.float32)
+    for m in (1, 2, 3):
+        second[m, m] = 1000.0 + m
+    history = {"epoch": [0, 1], "batch_loss": [first, second],
+               "train_loss": [first.mean(1), second.mean(1)]}
+    new = fit_checks.diverged(history, 32)
+    assert new.tolist() == [False, True, True, True]
+    message = fit_checks.divergence_message(2, history, new, None, 32)
+    assert message.count("minibatches carry it") == 1
+    assert message.endswith("the worst, minibatch 1, has loss 1001; the median is 0.9): look "
+                            "first for bad examples (an outlier target, a corrupted label), then "
+                            "lower the learning rate (model 1's figures; model(s) [2, 3] alike)")
+    second[3] = np.nan
+    history["train_loss"][-1] = second.mean(1)
+    message = fit_checks.divergence_message(2, history, fit_checks.diverged(history, 32), None,
+                                            32)
+    assert "; or model(s) [3]: lower the learning rate" in message
+    assert "Likely causes, most likely first: model(s) [1, 2]: 1 of the epoch's 8" in message
