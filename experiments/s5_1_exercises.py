@@ -2,7 +2,8 @@
 # # 5.1 Exercises: Multilayer Perceptrons
 #
 # The exercises at the end of d2l section 5.1, answered in JAX. Try each one first: every
-# written answer is folded under "Answer" (click to unfold); code and outputs stay visible.
+# written answer is folded under "Answer", and what a check's output shows under "What the
+# check shows" (click to unfold); code and outputs stay visible.
 # Most are derivations; each is checked right below it, with `jax.grad` against the derived
 # formula or with the identity evaluated on random inputs. The activations are those of
 # `jaxhw.nn.activations` (the section's notebook plots them) and the networks are

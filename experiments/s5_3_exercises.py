@@ -2,7 +2,8 @@
 # # 5.3 Exercises: Forward Propagation, Backward Propagation, and Computational Graphs
 #
 # The exercises at the end of d2l section 5.3, answered in JAX. Try each one first: every
-# written answer is folded under "Answer" (click to unfold); code and outputs stay visible.
+# written answer is folded under "Answer", and what a check's output shows under "What the
+# check shows" (click to unfold); code and outputs stay visible.
 # The section's network is `jaxhw.backprop`: one hidden layer, $\phi = \tanh$, no biases, an
 # L2 penalty, its backward pass written out by hand (the section's notebook checks it against
 # `jax.grad`). Checks that compare two exact formulas run in float64 (`jax.enable_x64`), where
