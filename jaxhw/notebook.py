@@ -9,6 +9,7 @@ cell. The same calls work in a Jupyter, VS Code or Colab kernel and in
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
 import inspect
 import json
 import math
@@ -75,17 +76,17 @@ def to_jsonable(value: Any) -> Any:
 
 def run_info(seed: int) -> dict[str, Any]:
     """The seed, library versions and device recorded with every result."""
-    import flax
     import jax
     import jaxlib
-    import optax
 
+    # The installed versions, read without importing Flax (0.17 s of CPU in every section
+    # that never uses it) or optax.
     return {
         "seed": seed,
         "jax_version": jax.__version__,
         "jaxlib_version": jaxlib.__version__,
-        "flax_version": flax.__version__,
-        "optax_version": optax.__version__,
+        "flax_version": importlib.metadata.version("flax"),
+        "optax_version": importlib.metadata.version("optax"),
         "python_version": platform.python_version(),
         "device": str(jax.devices()[0].device_kind),
         "platform": jax.default_backend(),

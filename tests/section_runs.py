@@ -100,3 +100,28 @@ def assert_pngs(out: Path, names: Iterable[str]) -> None:
     for name in names:
         path = Path(out) / name
         assert path.is_file() and path.read_bytes()[:8] == PNG, path
+
+
+def exercise_fixtures(sid: str, real_data: bool = False) -> tuple[Any, Any, Any]:
+    """Module fixtures `runs`, `metrics` and `answers` of `sid`'s notebook run with --quick.
+
+    `runs` starts it once per test file ({sid: SectionRun}), with the `real_data_dir` fixture's
+    FashionMNIST when `real_data`; `metrics` waits for its metrics.json; `answers` is that
+    file's "answers". A test file binds them: `runs, metrics, answers = exercise_fixtures(SID)`.
+    """
+
+    @pytest.fixture(scope="module")
+    def runs(tmp_path_factory, request):
+        data_dir = request.getfixturevalue("real_data_dir") if real_data else None
+        base = tmp_path_factory.mktemp("ex" + sid.split("-")[0].replace(".", ""))
+        yield from running({sid: SectionRun(sid, base / "out", "--quick", data_dir=data_dir)})
+
+    @pytest.fixture(scope="module")
+    def metrics(runs):
+        return runs[sid].metrics()
+
+    @pytest.fixture(scope="module")
+    def answers(metrics):
+        return metrics["answers"]
+
+    return runs, metrics, answers

@@ -4,23 +4,14 @@ from __future__ import annotations
 
 import exercise_items
 import numpy as np
-import pytest
-from section_runs import SectionRun, running
+from section_runs import exercise_fixtures
 
 SID = "2.1-exercises"
 X = np.arange(12.0).reshape(3, 4)
 Y = np.array([[2.0, 1, 4, 3], [1, 2, 3, 4], [4, 3, 2, 1]])
 
 
-@pytest.fixture(scope="module")
-def runs(tmp_path_factory):
-    base = tmp_path_factory.mktemp("ex21")
-    yield from running({SID: SectionRun(SID, base / "out", "--quick")})
-
-
-@pytest.fixture(scope="module")
-def answers(runs):
-    return runs[SID].metrics()["answers"]
+runs, metrics, answers = exercise_fixtures(SID)
 
 
 def test_every_item_has_a_heading_and_every_computed_item_an_answer(answers):

@@ -10,21 +10,13 @@ import math
 
 import exercise_items
 import pytest
-from section_runs import SectionRun, running
+from section_runs import exercise_fixtures
 
 SID = "2.2-exercises"
 ROWS = 344
 
 
-@pytest.fixture(scope="module")
-def runs(tmp_path_factory):
-    base = tmp_path_factory.mktemp("ex22")
-    yield from running({SID: SectionRun(SID, base / "out", "--quick")})
-
-
-@pytest.fixture(scope="module")
-def answers(runs):
-    return runs[SID].metrics()["answers"]
+runs, metrics, answers = exercise_fixtures(SID)
 
 
 def test_every_item_has_a_heading_and_every_computed_item_an_answer(answers):

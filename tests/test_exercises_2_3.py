@@ -5,21 +5,13 @@ from __future__ import annotations
 import exercise_items
 import numpy as np
 import pytest
-from section_runs import SectionRun, running
+from section_runs import exercise_fixtures
 
 EPS32 = float(np.finfo(np.float32).eps)
 SID = "2.3-exercises"
 
 
-@pytest.fixture(scope="module")
-def runs(tmp_path_factory):
-    base = tmp_path_factory.mktemp("ex23")
-    yield from running({SID: SectionRun(SID, base / "out", "--quick")})
-
-
-@pytest.fixture(scope="module")
-def answers(runs):
-    return runs[SID].metrics()["answers"]
+runs, metrics, answers = exercise_fixtures(SID)
 
 
 def test_every_item_has_a_heading_and_every_computed_item_an_answer(answers):

@@ -7,21 +7,13 @@ import math
 import exercise_items
 import numpy as np
 import pytest
-from section_runs import SectionRun, pngs, running
+from section_runs import exercise_fixtures, pngs
 
 EPS32 = float(np.finfo(np.float32).eps)
 SID = "2.5-exercises"
 
 
-@pytest.fixture(scope="module")
-def runs(tmp_path_factory):
-    base = tmp_path_factory.mktemp("ex25")
-    yield from running({SID: SectionRun(SID, base / "out", "--quick")})
-
-
-@pytest.fixture(scope="module")
-def answers(runs):
-    return runs[SID].metrics()["answers"]
+runs, metrics, answers = exercise_fixtures(SID)
 
 
 def test_every_item_has_a_heading_and_every_computed_item_an_answer(answers, runs):

@@ -7,27 +7,14 @@ import json
 import exercise_items
 import numpy as np
 import pytest
-from section_runs import SectionRun, running
+from section_runs import exercise_fixtures
 
 EPS32 = float(np.finfo(np.float32).eps)
 EPS64 = float(np.finfo(np.float64).eps)
 SID = "3.1-exercises"
 
 
-@pytest.fixture(scope="module")
-def runs(tmp_path_factory):
-    base = tmp_path_factory.mktemp("ex31")
-    yield from running({SID: SectionRun(SID, base / "out", "--quick")})
-
-
-@pytest.fixture(scope="module")
-def metrics(runs):
-    return runs[SID].metrics()
-
-
-@pytest.fixture(scope="module")
-def answers(metrics):
-    return metrics["answers"]
+runs, metrics, answers = exercise_fixtures(SID)
 
 
 def test_every_item_has_a_heading_and_every_checked_item_an_answer(metrics, answers):

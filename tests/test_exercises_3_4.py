@@ -5,22 +5,14 @@ from __future__ import annotations
 import exercise_items
 import numpy as np
 import pytest
-from section_runs import SectionRun, pngs, running
+from section_runs import exercise_fixtures, pngs
 
 EPS32 = float(np.finfo(np.float32).eps)
 SID = "3.4-exercises"
 TRUE_W = np.array([2.0, -3.4])
 
 
-@pytest.fixture(scope="module")
-def runs(tmp_path_factory):
-    base = tmp_path_factory.mktemp("ex34")
-    yield from running({SID: SectionRun(SID, base / "out", "--quick")})
-
-
-@pytest.fixture(scope="module")
-def answers(runs):
-    return runs[SID].metrics()["answers"]
+runs, metrics, answers = exercise_fixtures(SID)
 
 
 def test_every_item_has_a_heading_and_an_answer(runs, answers):

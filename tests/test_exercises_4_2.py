@@ -10,22 +10,13 @@ import math
 
 import exercise_items
 import pytest
-from section_runs import SectionRun, needs_data, pngs, running
+from section_runs import exercise_fixtures, needs_data, pngs
 
 SID = "4.2-exercises"
 PATHS = ("data source", "host arrays", "device arrays")
 
 
-@pytest.fixture(scope="module")
-def runs(tmp_path_factory, request):
-    data_dir = request.getfixturevalue("real_data_dir")
-    base = tmp_path_factory.mktemp("ex42")
-    yield from running({SID: SectionRun(SID, base / "out", "--quick", data_dir=data_dir)})
-
-
-@pytest.fixture(scope="module")
-def answers(runs):
-    return runs[SID].metrics()["answers"]
+runs, metrics, answers = exercise_fixtures(SID, real_data=True)
 
 
 @needs_data

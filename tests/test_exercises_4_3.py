@@ -7,22 +7,13 @@ import math
 import exercise_items
 import numpy as np
 import pytest
-from section_runs import SectionRun, needs_data, pngs, running
+from section_runs import exercise_fixtures, needs_data, pngs
 
 EPS32 = float(np.finfo(np.float32).eps)
 SID = "4.3-exercises"
 
 
-@pytest.fixture(scope="module")
-def runs(tmp_path_factory, request):
-    data_dir = request.getfixturevalue("real_data_dir")
-    base = tmp_path_factory.mktemp("ex43")
-    yield from running({SID: SectionRun(SID, base / "out", "--quick", data_dir=data_dir)})
-
-
-@pytest.fixture(scope="module")
-def answers(runs):
-    return runs[SID].metrics()["answers"]
+runs, metrics, answers = exercise_fixtures(SID, real_data=True)
 
 
 @needs_data

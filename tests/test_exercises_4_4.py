@@ -7,7 +7,7 @@ import math
 import exercise_items
 import numpy as np
 import pytest
-from section_runs import SectionRun, assert_pngs, needs_data, running
+from section_runs import assert_pngs, exercise_fixtures, needs_data
 
 SID = "4.4-exercises"
 EPS = float(np.finfo(np.float32).eps)  # 2^-23
@@ -17,21 +17,7 @@ def is_nan(value) -> bool:
     return math.isnan(float(value))  # metrics.json writes nan as the string "nan"
 
 
-@pytest.fixture(scope="module")
-def runs(tmp_path_factory, request):
-    data_dir = request.getfixturevalue("real_data_dir")
-    base = tmp_path_factory.mktemp("ex44")
-    yield from running({SID: SectionRun(SID, base / "out", "--quick", data_dir=data_dir)})
-
-
-@pytest.fixture(scope="module")
-def metrics(runs):
-    return runs[SID].metrics()
-
-
-@pytest.fixture(scope="module")
-def answers(metrics):
-    return metrics["answers"]
+runs, metrics, answers = exercise_fixtures(SID, real_data=True)
 
 
 @needs_data

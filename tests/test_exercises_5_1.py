@@ -5,21 +5,13 @@ from __future__ import annotations
 import exercise_items
 import numpy as np
 import pytest
-from section_runs import SectionRun, assert_pngs, running
+from section_runs import assert_pngs, exercise_fixtures
 
 SID = "5.1-exercises"
 EPS = float(np.finfo(np.float32).eps)  # 2^-23
 
 
-@pytest.fixture(scope="module")
-def runs(tmp_path_factory):
-    base = tmp_path_factory.mktemp("ex51")
-    yield from running({SID: SectionRun(SID, base / "out", "--quick")})
-
-
-@pytest.fixture(scope="module")
-def answers(runs):
-    return runs[SID].metrics()["answers"]
+runs, metrics, answers = exercise_fixtures(SID)
 
 
 def test_every_computed_item_has_an_answer(answers, runs):

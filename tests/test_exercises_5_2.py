@@ -7,7 +7,7 @@ import math
 import exercise_items
 import numpy as np
 import pytest
-from section_runs import SectionRun, assert_pngs, needs_data, running
+from section_runs import assert_pngs, exercise_fixtures, needs_data
 
 pytestmark = needs_data
 
@@ -15,20 +15,7 @@ pytestmark = needs_data
 SID = "5.2-exercises"
 
 
-@pytest.fixture(scope="module")
-def runs(tmp_path_factory):
-    base = tmp_path_factory.mktemp("ex52")
-    yield from running({SID: SectionRun(SID, base / "out", "--quick")})
-
-
-@pytest.fixture(scope="module")
-def metrics(runs):
-    return runs[SID].metrics()
-
-
-@pytest.fixture(scope="module")
-def answers(metrics):
-    return metrics["answers"]
+runs, metrics, answers = exercise_fixtures(SID)
 
 
 def inside_noise(a, b) -> bool:

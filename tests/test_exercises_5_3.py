@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import exercise_items
-import pytest
-from section_runs import SectionRun, assert_pngs, running
+from section_runs import assert_pngs, exercise_fixtures
 
 SID = "5.3-exercises"
 # float64 checks of two exact formulas: sums of at most ~800 terms, so rounding stays below
@@ -13,15 +12,7 @@ SID = "5.3-exercises"
 FLOAT64_TOL = 1e-12
 
 
-@pytest.fixture(scope="module")
-def runs(tmp_path_factory):
-    base = tmp_path_factory.mktemp("ex53")
-    yield from running({SID: SectionRun(SID, base / "out", "--quick")})
-
-
-@pytest.fixture(scope="module")
-def answers(runs):
-    return runs[SID].metrics()["answers"]
+runs, metrics, answers = exercise_fixtures(SID)
 
 
 def test_every_computed_item_has_an_answer(answers, runs):
