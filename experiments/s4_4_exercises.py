@@ -15,7 +15,7 @@ out_dir = "results/4.4-exercises"  # where the figures and metrics.json go
 # %%
 import inspect
 import re
-import time
+from functools import partial
 
 import jax
 import jax.numpy as jnp
@@ -28,6 +28,7 @@ from jaxhw.data import fashion_mnist
 from jaxhw.models import softmax_regression
 from jaxhw.nn.losses import book_cross_entropy, cross_entropy
 from jaxhw.nn.softmax import book_softmax, log_softmax, softmax
+from jaxhw.vectorization import best_time
 
 run = notebook.start(quick=quick, seed=seed, out_dir=out_dir)
 answers = {}  # the measured values behind each answer, keyed by the book's exercise number
@@ -307,20 +308,6 @@ forms = {
     "book (indexing)": lambda o, y: book_cross_entropy(book_softmax(o), y),
     "fused (logits)": cross_entropy,
 }
-
-
-def fastest_seconds(fn, *args, repeats: int) -> float:
-    """The fastest of `repeats` timed calls of `fn(*args)` (after a first, untimed one), in
-    seconds: on a shared machine the least disturbed call."""
-    jax.block_until_ready(fn(*args))
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        jax.block_until_ready(fn(*args))
-        times.append(time.perf_counter() - start)
-    return min(times)
-
-
 n, q = (512 if run.quick else 2048), 1000
 logits = jnp.asarray(3 * rng.standard_normal((n, q)), jnp.float32)
 y = jnp.asarray(rng.integers(0, q, n))
@@ -328,7 +315,7 @@ speed = {"shape": [n, q]}
 for name, f in forms.items():
     step = jax.jit(jax.value_and_grad(f)).lower(logits, y).compile()
     cost = step.cost_analysis()
-    speed[name] = {"ms": fastest_seconds(step, logits, y, repeats=5) * 1e3,
+    speed[name] = {"ms": best_time(partial(step, logits, y), repeat=5, warmup=1) * 1e3,
                    "transcendentals": int(cost["transcendentals"]),
                    "bytes_accessed": int(cost["bytes accessed"])}
 for name in forms:
@@ -518,7 +505,8 @@ for V in vocab_sizes:
                     "b": jnp.zeros(V)}
     features = jnp.asarray(rng.standard_normal((n_batch, d_small)), jnp.float32)
     words = rng.integers(0, V, n_batch)
-    step_ms.append(fastest_seconds(step, vocab_params, features, words, repeats=3) * 1e3)
+    step_ms.append(best_time(partial(step, vocab_params, features, words), repeat=3,
+                             warmup=1) * 1e3)
     grad_W = np.asarray(step(vocab_params, features, words)["W"])
     nonzero_columns.append(float((np.abs(grad_W).max(axis=0) > 0).mean()))
     print(f"V = {V:6,d}: {step_ms[-1]:7.2f} ms per step; {len(np.unique(words))} distinct words "

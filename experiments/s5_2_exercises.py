@@ -33,6 +33,7 @@ from jaxhw.models import concise_mlp, mlp
 from jaxhw.nn.activations import sigmoid, tanh
 from jaxhw.nn.images import flatten_images
 from jaxhw.nn.losses import cross_entropy
+from jaxhw.vectorization import best_time
 
 run = notebook.start(quick=quick, seed=seed, out_dir=out_dir)
 answers = {}  # the measured values behind each answer, keyed by the book's exercise number
@@ -587,16 +588,6 @@ answers["6"] = speed
 # one that compiles (the sizes take turns), and the rate is printed in GFLOP/s.
 
 # %%
-def timed_min(fn, *args, repeats: int) -> float:
-    """The fastest of `repeats` calls of `fn(*args)`, in seconds, waiting for the result."""
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
-        jax.block_until_ready(fn(*args))
-        best = min(best, time.perf_counter() - start)
-    return best
-
-
 devices = {"cpu": jax.devices("cpu")[0], **{d.platform: d for d in jax.devices()[:1]}}
 sizes = list(range(1024, 1033))
 matmul_repeats = 1 if run.quick else 10
@@ -611,7 +602,7 @@ for platform, device in devices.items():
     seconds = {n: [] for n in sizes}
     for _ in range(matmul_repeats):  # sizes take turns, so a slow spell hits them all
         for n, (A, B) in pairs.items():
-            seconds[n].append(timed_min(dot, A, B, repeats=1))
+            seconds[n].append(best_time(functools.partial(dot, A, B), repeat=1))
     gflops[platform] = [2 * n**3 / min(seconds[n]) / 1e9 for n in sizes]
     # The yardstick: how much slower a typical call is than the fastest call of the same size.
     repeat_spread[platform] = float(np.median([np.median(t) / min(t) for t in seconds.values()]))
@@ -687,7 +678,7 @@ bandwidth = {}
 for platform, device in devices.items():
     x = jax.device_put(np.zeros(elements, np.float32), device)
     jax.block_until_ready(add_one(x))
-    bandwidth[platform] = 2 * x.nbytes / timed_min(add_one, x, repeats=5) / 1e9
+    bandwidth[platform] = 2 * x.nbytes / best_time(functools.partial(add_one, x), repeat=5) / 1e9
     print(f"{platform}: {bandwidth[platform]:.1f} GB/s (read + write)")
 cpuinfo = Path("/proc/cpuinfo")
 cpu_name = next((line.split(":", 1)[1].strip() for line in

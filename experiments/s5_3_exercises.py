@@ -18,8 +18,8 @@ out_dir = "results/5.3-exercises"  # where the figures and metrics.json go
 import inspect
 import io
 import math
-import time
 from contextlib import redirect_stdout
+from functools import partial
 
 import jax
 import jax.numpy as jnp
@@ -32,6 +32,7 @@ from jaxhw import backprop, notebook
 from jaxhw.models import mlp
 from jaxhw.nn.losses import cross_entropy
 from jaxhw.nn.softmax import softmax
+from jaxhw.vectorization import best_time
 
 run = notebook.start(quick=quick, seed=seed, out_dir=out_dir)
 answers = {}  # the measured values behind each answer, keyed by the book's exercise number
@@ -369,18 +370,6 @@ answers["3"] = {"bytes": {k: 4 * v[0] for k, v in arrays.items()},
 # </details>
 
 # %%
-def fastest_seconds(fn, *args, repeats: int = 20) -> float:
-    """The fastest of `repeats` timed calls of `fn(*args)` (after a first, untimed one), in
-    seconds: on a shared machine the least disturbed call."""
-    jax.block_until_ready(fn(*args))
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        jax.block_until_ready(fn(*args))
-        times.append(time.perf_counter() - start)
-    return min(times)
-
-
 params_h, X_h, y_h = book_network(32, 12, 10, 4)
 with jax.enable_x64(True):
     w, unravel = ravel_pytree(params_h)  # p = 10 * 12 + 4 * 10 = 160 parameters
@@ -398,8 +387,8 @@ with jax.enable_x64(True):
         second[name] = {"operations": len(jax.make_jaxpr(fn)(*args).eqns)}
         if name != "J":  # timed against the gradient
             jitted[name] = jax.jit(fn)
-            second[name]["us"] = fastest_seconds(
-                jitted[name], *args, repeats=3 if name == "Hessian" else 10) * 1e6
+            second[name]["us"] = best_time(
+                partial(jitted[name], *args), repeat=3 if name == "Hessian" else 10, warmup=1) * 1e6
     v = rng.standard_normal(w.size)
     H_full = np.asarray(jitted["Hessian"](w))
     Hv = np.asarray(jitted["Hv"](w, v))

@@ -6,6 +6,7 @@ import functools
 import math
 import time
 from collections.abc import Callable
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -39,8 +40,11 @@ def vector_add(a: Array, b: Array) -> Array:
 jit_add = jax.jit(vector_add)
 
 
-def best_time(fn: Callable[[], Array], repeat: int = 5) -> float:
-    """Fastest of `repeat` timed calls of `fn` (seconds), waiting for the device each time."""
+def best_time(fn: Callable[[], Any], repeat: int = 5, warmup: int = 0) -> float:
+    """Fastest of `repeat` timed calls of `fn` (seconds), waiting for the device each time,
+    after `warmup` untimed ones (e.g. the call that compiles)."""
+    for _ in range(warmup):
+        jax.block_until_ready(fn())
     best = math.inf
     for _ in range(repeat):
         start = time.perf_counter()

@@ -28,3 +28,9 @@ def test_time_additions_reports_positive_times():
     times = vec.time_additions(100)
     assert set(times) == {"loop_s", "vectorized_s", "jit_s"}
     assert all(t > 0 for t in times.values())
+
+
+def test_best_time_makes_its_warmup_calls_untimed_first():
+    calls = []
+    seconds = vec.best_time(lambda: calls.append(1) or jnp.zeros(3), repeat=3, warmup=2)
+    assert len(calls) == 5 and np.isfinite(seconds) and seconds >= 0  # 2 untimed, 3 timed
