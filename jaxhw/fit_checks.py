@@ -200,9 +200,7 @@ def raise_together(error: str | None, data: Any, what: str) -> None:
     in every process when any process found one (one collective), the others saying which
     process found `what`: a process left alone would wait for the others forever."""
     if spread_over_processes(data) and jax.process_count() > 1:
-        from jax.experimental import multihost_utils
-
-        found = np.ravel(multihost_utils.process_allgather(np.int32(error is not None)))
+        found = batches.per_process(np.int32(error is not None))
         if error is None and found.any():
             error = (f"{what} in the share of process(es) {np.flatnonzero(found).tolist()} "
                      "(the error there names it)")
@@ -223,15 +221,13 @@ def check_same_in_every_process(data: Any, name: str) -> None:
     be taken for the whole set, each process training on its own share."""
     if jax.process_count() == 1:
         return
-    from jax.experimental import multihost_utils
-
     crc = 0
     for a in jax.tree.leaves(data):
         if isinstance(a, jax.Array) and not a.is_fully_addressable:
             continue  # a global array: one value for every process by construction
         crc = zlib.crc32(np.ascontiguousarray(jax.device_get(a)).view(np.uint8), crc)
     mine = np.array([batches.num_examples(data, name), crc], np.uint32).view(np.int32)
-    held = multihost_utils.process_allgather(mine).view(np.uint32).reshape(-1, 2)
+    held = batches.per_process(mine).view(np.uint32)
     if (held == held[0]).all():
         return
     takes = (f"{name} either the same in every process or split over the mesh: each process's "

@@ -303,7 +303,8 @@ def fit(loss: LossFn, params: Params, optimizer: optax.GradientTransformation,
     (`batches.from_process_shares(share, mesh)`): then shard s visits its own examples in the
     order drawn from `fold_in(fold_in(key, e), s)`, each minibatch takes batch_size / D from
     every shard, and no example moves between devices; the result depends on D, not on how
-    the shards are spread over processes. `val` stays whole in every process.
+    the shards are spread over processes. `val` may be whole or split the same way (then
+    gathered onto every device once: it is measured whole).
     checkpoint_dir: save params, optimizer state, key, history and the run's settings after
     every epoch (one run at a time per folder); resume=True continues from the newest readable
     checkpoint there (`epochs` is the total), "auto" when there is one, "force" even when the

@@ -137,11 +137,18 @@ def from_process_shares(share: Dataset, mesh: Mesh, name: str = "train") -> Data
 
 def _shares_per_process(n: int) -> list[int]:
     """Each process's number of examples (one collective when there are several)."""
+    return per_process(np.int32(n)).ravel().tolist()
+
+
+def per_process(value: np.ndarray) -> np.ndarray:
+    """`value` (a numpy array or scalar) of every process, stacked in process order: one
+    collective when there are several processes (JAX's `multihost_utils.process_allgather`)."""
+    value = np.asarray(value)
     if jax.process_count() == 1:
-        return [n]
+        return value[None]
     from jax.experimental import multihost_utils
 
-    return np.ravel(multihost_utils.process_allgather(np.int32(n))).tolist()
+    return np.asarray(multihost_utils.process_allgather(value)).reshape(-1, *value.shape)
 
 
 def auto_mesh(mesh: Mesh) -> Mesh:
