@@ -106,9 +106,8 @@ def main() -> None:
     mesh = fit_checks.data_mesh(jax.make_mesh((args.devices,), ("data",)), BATCH)
     replicated = NamedSharding(mesh, PartitionSpec())
     loss, optimizer = train.supervised_loss(model.apply, cross_entropy), optax.sgd(0.1)
-    state = train.device_copy(train.canonical(
-        (model.init(jax.random.key(0)), optimizer.init(model.init(jax.random.key(0))))),
-        replicated)
+    params = model.init(jax.random.key(0))
+    state = train.device_copy(train.canonical((params, optimizer.init(params))), replicated)
     split = batches.from_process_shares((X, y), mesh)
     whole = batches.to_device((X, y), "train", replicated)
     steps = N // BATCH
